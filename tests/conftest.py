@@ -1,0 +1,103 @@
+"""Shared test helpers: /opt/ml-shaped job folders and the programs as real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = ROOT / "container"
+DATA_DIR = ROOT / "tests" / "data"
+TEST_DIR = ROOT / "local_test" / "test_dir"
+GERMAN = DATA_DIR / "german_credit.csv"
+TAIWAN = DATA_DIR / "taiwan_default_of_credit_card_clients.csv.gz"
+
+
+def program_env(base: Path, **extra: str) -> dict[str, str]:
+    """Environment for running ``python -m xgb_container`` against ``base``."""
+    env = dict(os.environ)
+    env["SAGEMAKER_BASE_DIR"] = str(base)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_DIR), env.get("PYTHONPATH")]))
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Job:
+    """An ``/opt/ml``-shaped folder for one training job."""
+
+    base: Path
+
+    def write_config(self, name: str, content: object) -> None:
+        path = self.base / "input" / "config" / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(content))
+
+    def hyperparameters(self, **values: object) -> None:
+        self.write_config("hyperparameters", {k: str(v) for k, v in values.items()})
+
+    def channel(self, name: str, content_type: str = "text/csv") -> Path:
+        folder = self.base / "input" / "data" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        config_path = self.base / "input" / "config" / "inputdataconfig.json"
+        config = json.loads(config_path.read_text()) if config_path.exists() else {}
+        config[name] = {"ContentType": content_type, "TrainingInputMode": "File"}
+        self.write_config("inputdataconfig", config)
+        return folder
+
+    def train(self, timeout: float = 300, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "xgb_container", "train"],
+            env=program_env(self.base, **env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    @property
+    def model_dir(self) -> Path:
+        return self.base / "model"
+
+    @property
+    def failure(self) -> str:
+        path = self.base / "output" / "failure"
+        return path.read_text() if path.exists() else ""
+
+    def evaluation(self, channel: str) -> dict:
+        return json.loads(
+            (self.base / "output" / "data" / f"evaluation-{channel}.json").read_text()
+        )
+
+
+@pytest.fixture
+def job(tmp_path: Path) -> Job:
+    """An empty job folder with a one-host resource config."""
+    j = Job(tmp_path / "ml")
+    j.write_config("resourceconfig", {"current_host": "algo-1", "hosts": ["algo-1"]})
+    return j
+
+
+@pytest.fixture
+def german_job(tmp_path: Path) -> Job:
+    """A copy of local_test/test_dir: German Credit with its bundled configs."""
+    base = tmp_path / "ml"
+    shutil.copytree(TEST_DIR, base)
+    return Job(base)
+
+
+@pytest.fixture(scope="session")
+def german_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model trained once per session on the bundled German Credit job; its model folder."""
+    base = tmp_path_factory.mktemp("german") / "ml"
+    shutil.copytree(TEST_DIR, base)
+    done = Job(base).train()
+    assert done.returncode == 0, done.stderr
+    return base / "model"
