@@ -101,6 +101,7 @@ def training_params(hp: Hyperparameters, channels: dict[str, data.Dataset]) -> d
     resolve_auto(params, y)
     if "nthread" not in params and "n_jobs" not in params:
         params["nthread"] = available_cpus()
+    print(f"Training with nthread={params.get('nthread', params.get('n_jobs'))}", flush=True)
     objective = str(params.get("objective", "reg:squarederror"))
     if hp.decision_threshold == "f1_best" and not (
         evaluation.is_binary(objective) and "validation" in channels
@@ -295,13 +296,12 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     layout = Layout.from_env()
     termination = Termination()
-    termination.install()
     try:
-        raw = layout.hyperparameters()
-        if "sagemaker_program" in raw:
+        if "sagemaker_program" in layout.hyperparameters():
             from . import script_mode
 
             return script_mode.run(layout)
+        termination.install()
         train(layout, termination)
     except Terminated:
         print("Stopped by SIGTERM before training started", file=sys.stderr, flush=True)
