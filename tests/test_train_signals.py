@@ -57,7 +57,8 @@ def read_until_round(stream, round_number: int, deadline: float) -> list[str]:
         lines.append(line)
         if line.startswith(f"[{round_number}]\t"):
             return lines
-    raise AssertionError("the job never reached round %d:\n%s" % (round_number, "".join(lines)))
+    output = "".join(lines)
+    raise AssertionError(f"the job never reached round {round_number}:\n{output}")
 
 
 def predictions(job: Job) -> np.ndarray:
