@@ -28,6 +28,11 @@ def unparsable_row(job):
     job.hyperparameters(num_round=5)
 
 
+def ragged_row(job):
+    (job.channel("train") / "t.csv").write_text("1,0.5,0.25\n0,0.1,0.2\n1,0.3,0.4,0.9\n")
+    job.hyperparameters(num_round=5)
+
+
 def non_binary_label(job):
     (job.channel("train") / "t.csv").write_text(plain_rows(labels=(0, 1, 2)))
     job.hyperparameters(num_round=5, objective="binary:logistic")
@@ -84,6 +89,7 @@ def bad_constraint_names(job):
 CASES = {
     empty_train: "the train channel",
     unparsable_row: "part-2.csv: line 2, column 3: 'oops' is not a number",
+    ragged_row: "t.csv: cannot parse CSV: Error tokenizing data. C error: Expected 3 fields in line 3, saw 4",
     non_binary_label: "objective binary:logistic needs labels 0 or 1, found 2",
     mismatched_features: "channel validation has 4 features but the train channel has 3",
     unknown_hyperparameter: "unknown hyperparameter 'max_dept'; did you mean 'max_depth'?",
