@@ -116,3 +116,17 @@ def test_killed_job_resumes_to_the_same_model(tmp_path):
     assert f"Resuming from checkpoint {checkpoints.path_for(folder, newest).name}" in resumed.stdout
     assert f"[{newest}]\t" in resumed.stdout and "[0]\t" not in resumed.stdout
     np.testing.assert_array_equal(predictions(job), predictions(whole))
+
+
+def test_sigterm_without_saving_leaves_no_model(tmp_path):
+    job = german(tmp_path, "unsaved", num_round="1000000", save_model_on_termination="false")
+    (job.base / "input" / "config" / "checkpointconfig.json").unlink()
+    process, stream = start(job)
+    read_until_round(stream, 3, time.monotonic() + 120)
+    process.send_signal(signal.SIGTERM)
+    rest = stream.read()
+    assert process.wait(timeout=120) == 143, rest
+    stream.close()
+    assert not (job.model_dir / "xgboost-model").exists()
+    assert not (job.base / "checkpoints").exists()
+    assert not job.failure
