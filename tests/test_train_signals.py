@@ -17,7 +17,7 @@ import xgboost as xgb
 from conftest import TEST_DIR, Job, program_env
 from xgb_container import checkpoints, hyperparameters
 from xgb_container.paths import Layout
-from xgb_container.training import load_channels, to_dmatrix
+from xgb_container.training import EXIT_TERMINATED, load_channels, to_dmatrix
 
 PIPE_SIZE = 4096  # the child blocks on a full pipe, so it cannot run far ahead of the reader
 
@@ -75,7 +75,7 @@ def test_sigterm_saves_checkpoint_and_model_then_exits(tmp_path):
     read_until_round(stream, 5, time.monotonic() + 120)
     process.send_signal(signal.SIGTERM)
     rest = stream.read()  # keep reading so the job is never blocked on its output
-    assert process.wait(timeout=120) == 143, rest
+    assert process.wait(timeout=120) == EXIT_TERMINATED, rest
     stream.close()
     assert "SIGTERM received" in rest and "Stopped by SIGTERM after" in rest
     meta = json.loads((job.model_dir / "metadata.json").read_text())
@@ -125,7 +125,7 @@ def test_sigterm_without_saving_leaves_no_model(tmp_path):
     read_until_round(stream, 3, time.monotonic() + 120)
     process.send_signal(signal.SIGTERM)
     rest = stream.read()
-    assert process.wait(timeout=120) == 143, rest
+    assert process.wait(timeout=120) == EXIT_TERMINATED, rest
     stream.close()
     assert not (job.model_dir / "xgboost-model").exists()
     assert not (job.base / "checkpoints").exists()

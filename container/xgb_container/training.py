@@ -25,7 +25,9 @@ from .termination import Terminated, Termination
 log = logging.getLogger(__name__)
 
 CHANNELS = ("train", "validation", "test")
-EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process ended by it
+# A stop (StopTrainingJob, spot interruption, `docker stop`) that saved the model is a clean
+# end: SageMaker reports such a job as Stopped whatever the code, and `docker stop` users expect 0.
+EXIT_TERMINATED = 0
 
 
 @dataclass
@@ -318,4 +320,4 @@ def main() -> int:
     except Exception as exc:  # noqa: BLE001 - every failure must reach output/failure
         fail(layout, f"internal error: {type(exc).__name__}: {exc}", traceback.format_exc())
         return 2
-    return EXIT_TERMINATED if termination.requested else 0
+    return 0
