@@ -80,8 +80,11 @@ class Moto:
         self._post("/moto-api/recorder/reset-recording")
         self._post("/moto-api/recorder/start-recording")
 
-    def requests(self, target: str | None = None) -> list[dict]:
-        """Recorded JSON-protocol requests, optionally only those to one ``X-Amz-Target``."""
+    def requests(self, target: str | None = None, path: str | None = None) -> list[dict]:
+        """Recorded requests, optionally only one ``X-Amz-Target`` or URL path part.
+
+        Each has ``json``: its body parsed when it is a JSON object.
+        """
         with urllib.request.urlopen(
             self.url + "/moto-api/recorder/download-recording", timeout=10
         ) as answer:
@@ -92,9 +95,12 @@ class Moto:
             name = entry["headers"].get("X-Amz-Target", "")
             if target and not name.endswith("." + target):
                 continue
+            if path and path not in entry["url"]:
+                continue
             body = entry.get("body") or ""
             if entry.get("body_encoded"):
                 body = base64.b64decode(body).decode("utf-8", "replace")
+            entry["text"] = body
             entry["json"] = json.loads(body) if body.startswith("{") else None
             found.append(entry)
         return found
@@ -133,13 +139,17 @@ class Moto:
 
 
 @contextmanager
-def moto_server() -> Iterator[Moto]:
-    """Start ``moto.server`` on a free loopback port; stop it afterwards."""
+def moto_server(workdir: Path) -> Iterator[Moto]:
+    """Start ``moto.server`` on a free loopback port (recording into ``workdir``)."""
+    workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
+    env = {**os.environ, "MOTO_RECORDER_FILEPATH": str(workdir / "recording.jsonl")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=workdir,
     )
     url = f"http://127.0.0.1:{port}"
     try:

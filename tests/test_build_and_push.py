@@ -74,8 +74,8 @@ def load_image(ref: str, architecture: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def moto():
-    with moto_server() as server:
+def moto(tmp_path_factory):
+    with moto_server(tmp_path_factory.mktemp("moto")) as server:
         yield server
 
 
