@@ -146,3 +146,159 @@ def test_missing_local_image_is_named(tmp_path):
     )  # fmt: skip
     assert done.returncode == 2
     assert "image launch-test/absent:0 is not a local image" in done.stderr
+
+
+@pytest.fixture(scope="session")
+def distributed_image(image: str) -> str:
+    """The image, once its training joins hosts through XGBoost's collective (branch dist)."""
+    code = (
+        "import pathlib, xgb_container, sys; root = pathlib.Path(xgb_container.__file__).parent; "
+        "sys.exit(not any('RabitTracker' in p.read_text() or 'collective' in p.read_text() "
+        "for p in root.glob('*.py')))"
+    )
+    if not in_image(image, code):
+        pytest.skip(
+            f"{image} trains each host alone: no XGBoost collective in it yet (branch dist)"
+        )
+    return image
+
+
+def test_two_hosts_share_the_train_files_on_a_private_network(distributed_image, tmp_path):
+    """ShardedByS3Key on 2 hosts: disjoint shards, one model, hosts reach each other by name."""
+    rows = (DATA / "train" / "german_credit_train.csv").read_text().splitlines()
+    header, body = rows[0], rows[1:]
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    for i in range(4):
+        (shards / f"part-{i}.csv").write_text("\n".join([header, *body[i::4]]) + "\n")
+    job = f"launch-{uuid.uuid4().hex[:8]}"
+    done = launch(
+        "train", "--image", distributed_image, "--local-dir", str(tmp_path), "--job-name", job,
+        "--instance-count", "2", "--distribution", "ShardedByS3Key",
+        "--train", str(shards), "--validation", str(DATA / "validation"),
+        "--content-type", "text/csv; header=present",
+        "--hyperparameters", str(HYPERPARAMETERS), "--hp", "num_round=30",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    hosts = tmp_path / job / "hosts"
+    seen = {}
+    for host in ("algo-1", "algo-2"):
+        config = read_config(hosts / host, "resourceconfig")
+        assert config["current_host"] == host
+        assert config["hosts"] == ["algo-1", "algo-2"]
+        seen[host] = sorted(p.name for p in (hosts / host / "input" / "data" / "train").iterdir())
+        assert (
+            hosts / host / "input" / "data" / "validation" / "german_credit_validation.csv"
+        ).exists()
+    assert seen == {"algo-1": ["part-0.csv", "part-2.csv"], "algo-2": ["part-1.csv", "part-3.csv"]}
+    assert read_config(hosts / "algo-1", "inputdataconfig")["train"]["S3DistributionType"] == (
+        "ShardedByS3Key"
+    )
+    # one training across both hosts: only the first host writes the model
+    assert (hosts / "algo-1" / "model" / "xgboost-model").exists()
+    assert not any((hosts / "algo-2" / "model").iterdir())
+    assert (tmp_path / job / "model.tar.gz").exists()
+    assert "algo-2 | " in done.stderr
+    assert leftovers(job) == ""
+
+
+@pytest.fixture(scope="module")
+def numeric_job(image, tmp_path_factory):
+    """A model trained with --local on numbers (label first), and rows to score with it."""
+    import numpy as np
+
+    root = tmp_path_factory.mktemp("numeric")
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400, 3)).astype(np.float32)
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
+    (root / "train").mkdir()
+    np.savetxt(root / "train" / "rows.csv", np.column_stack([y, X]), delimiter=",", fmt="%.6g")
+    job = f"launch-{uuid.uuid4().hex[:8]}"
+    done = launch(
+        "train", "--image", image, "--local-dir", str(root), "--job-name", job,
+        "--train", str(root / "train"), "--hp", "num_round=10", "--hp", "objective=binary:logistic",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return root, job
+
+
+def expected_scores(model_archive: Path, rows: Path, tmp_path: Path) -> list[float]:
+    """What XGBoost itself predicts for ``rows`` with the trained model."""
+    import numpy as np
+    import xgboost as xgb
+
+    with tarfile.open(model_archive) as tar:
+        tar.extractall(tmp_path / "model", filter="data")
+    booster = xgb.Booster(model_file=str(tmp_path / "model" / "xgboost-model"))
+    X = np.loadtxt(rows, delimiter=",", dtype=np.float32, ndmin=2)
+    return booster.predict(xgb.DMatrix(X, feature_names=booster.feature_names)).tolist()
+
+
+def scores(text: str) -> list[float]:
+    return [float(line.split(",")[0]) for line in text.splitlines() if line.strip()]
+
+
+def test_deploy_invoke_and_cleanup_a_local_endpoint(serving_image, numeric_job, tmp_path):
+    root, job = numeric_job
+    endpoint = f"launch-ep-{uuid.uuid4().hex[:6]}"
+    done = launch(
+        "deploy", "--image", serving_image, "--local-dir", str(root), "--training-job", job,
+        "--name", endpoint, timeout=300,
+    )  # fmt: skip
+    try:
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert done.stdout.strip() == endpoint
+        rows = tmp_path / "applicants.csv"
+        rows.write_text("".join(f"{i / 10:.1f},{-i / 7:.3f},0.5\n" for i in range(-12, 13)))
+        answer = launch(
+            "invoke", "--endpoint", endpoint, "--input", str(rows), "--accept", "text/csv",
+            "--rows-per-request", "10",
+        )  # fmt: skip
+        assert answer.returncode == 0, answer.stderr
+        want = expected_scores(root / job / "model.tar.gz", rows, tmp_path)
+        assert scores(answer.stdout) == pytest.approx(want, abs=1e-5)
+    finally:
+        gone = launch("cleanup", "--endpoint", endpoint)
+    assert gone.stdout.strip() == f"deleted endpoint {endpoint} (container stopped and removed)"
+    assert leftovers(endpoint) == ""
+    again = launch("cleanup", "--endpoint", endpoint)
+    assert again.stdout.strip() == f"endpoint {endpoint}: not found"
+
+
+def test_local_batch_answers_one_line_per_input_line(serving_image, numeric_job, tmp_path):
+    root, job = numeric_job
+    inputs = tmp_path / "in"
+    (inputs / "more").mkdir(parents=True)
+    small = inputs / "small.csv"
+    small.write_text("0.1,0.2,0.3\n-1,2,0\n")
+    large = inputs / "more" / "large.csv"  # over 1 MB: several MultiRecord requests
+    large.write_text(
+        "".join(f"{(i % 97) / 31:.6f},{(i % 89) / -23:.6f},{i % 7}.000001\n" for i in range(45000))
+    )
+    batch_job = f"launch-batch-{uuid.uuid4().hex[:6]}"
+    done = launch(
+        "batch", "--image", serving_image, "--local-dir", str(root), "--training-job", job,
+        "--input", str(inputs), "--content-type", "text/csv", "--accept", "text/csv",
+        "--max-payload-mb", "1", "--job-name", batch_job, "--output-s3", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"transform job {batch_job} completed" in done.stdout
+    for source, out in ((small, "small.csv.out"), (large, "more/large.csv.out")):
+        got = scores((tmp_path / "out" / out).read_text())
+        assert got == pytest.approx(
+            expected_scores(root / job / "model.tar.gz", source, tmp_path / out), abs=1e-5
+        )
+    assert leftovers(batch_job) == ""
+
+
+def test_deploy_of_an_unservable_model_names_the_problem(serving_image, tmp_path):
+    empty = tmp_path / "empty-model"
+    empty.mkdir()
+    endpoint = f"launch-bad-{uuid.uuid4().hex[:6]}"
+    done = launch(
+        "deploy", "--image", serving_image, "--model-data", str(empty), "--name", endpoint,
+        "--local-dir", str(tmp_path), timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert f"the serving container {endpoint} stopped" in done.stderr
+    assert leftovers(endpoint) == ""
