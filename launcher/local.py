@@ -185,6 +185,14 @@ def train(args: argparse.Namespace) -> int:
             raise LaunchError("with --local, --checkpoint-s3 is a local folder")
         checkpoints.mkdir(parents=True, exist_ok=True)
     hosts = sorted(f"algo-{i}" for i in range(1, spec.instance_count + 1))
+    if spec.distribution == "ShardedByS3Key" and spec.instance_count > 1:
+        files = len(source_files(spec.channels["train"])[1])
+        if files < spec.instance_count:
+            print(
+                f"warning: train has {files} file(s) for {spec.instance_count} hosts: with "
+                "ShardedByS3Key some hosts get no data; split it into more files",
+                file=sys.stderr,
+            )
     lay_out(spec, root, hosts, checkpoints)
     print(f"job folders in {root / 'hosts'}", file=sys.stderr)
     description = run_hosts(client, spec, root, hosts, checkpoints)

@@ -135,7 +135,7 @@ class Moto:
             PYTHONUNBUFFERED="1",
         )
         env.update(extra)
-        return env
+        return {k: v for k, v in env.items() if v != ""}  # "" means: leave it unset
 
 
 @contextmanager

@@ -234,6 +234,21 @@ def test_bad_or_missing_region_is_named(moto):
     assert "no AWS region" in done.stderr
 
 
+def test_region_from_the_cli_configuration_is_used_for_every_call(moto, tmp_path):
+    config = tmp_path / "config"
+    config.write_text("[default]\nregion = ap-southeast-2\n")
+    moto.record()
+    done = launch(
+        moto, "cleanup", "--endpoint", "nothing-here",
+        AWS_REGION="", AWS_DEFAULT_REGION="", AWS_CONFIG_FILE=str(config),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    scopes = {
+        r["headers"]["Authorization"].split("Credential=")[1].split("/")[2] for r in moto.requests()
+    }
+    assert scopes == {"ap-southeast-2"}
+
+
 def test_spot_wait_shorter_than_run_is_refused(moto):
     done = launch(
         moto, "train", "--image", IMAGE, "--role", ROLE_ARN, "--train", "s3://d/t/",
