@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import tarfile
 import uuid
@@ -221,3 +222,31 @@ def test_an_arm64_image_is_refused(moto, registry, tmp_path):
         docker("rmi", "-f", ref, check=False)
     assert done.returncode != 0
     assert "is linux/arm64; SageMaker runs linux/amd64" in done.stderr
+
+
+@pytest.mark.slow
+def test_builds_the_project_image_pushes_and_pulls_it_back(moto, registry, tmp_path):
+    """The whole path: local_test/build_image.sh, push, pull, and the pulled image trains."""
+    name = "launch-test/xgb-real"
+    tag = uuid.uuid4().hex[:8]
+    done = run_script(moto, tmp_path, name, tag, ECR_REGISTRY=registry.host)
+    assert done.returncode == 0, done.stderr[-3000:]
+    uri = f"{registry.host}/{name}:{tag}"
+    assert done.stdout.strip() == uri
+    assert registry.tags(name) == sorted([tag, "latest"])
+    built = image_id(uri)
+    for ref in (f"{name}:{tag}", uri, f"{registry.host}/{name}:latest"):
+        docker("rmi", ref)
+    try:
+        docker("pull", uri, config=tmp_path / "docker-config")
+        assert image_id(uri) == built
+        job = tmp_path / "ml"
+        shutil.copytree(ROOT_DIR / "local_test" / "test_dir", job)
+        trained = subprocess.run(
+            ["docker", "run", "--rm", "-v", f"{job}:/opt/ml", uri, "train"],
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert trained.returncode == 0, trained.stderr[-3000:]
+        assert (job / "model" / "xgboost-model").exists()
+    finally:
+        docker("rmi", "-f", uri, check=False)
