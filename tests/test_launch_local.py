@@ -31,7 +31,7 @@ def image() -> str:
     if os.environ.get("XGB_IMAGE"):
         return os.environ["XGB_IMAGE"]
     done = subprocess.run(
-        [str(ROOT_DIR / "local_test" / "build_image.sh")],
+        [str(ROOT_DIR / "local_test" / "build_image.sh"), "xgb-container:launch-tests"],
         capture_output=True,
         text=True,
         timeout=1800,
