@@ -136,6 +136,12 @@ def follow_logs(container, host: str, scraper: MetricScraper, lock: threading.Lo
             scraper.feed(buffer.decode("utf-8", "replace"))
 
 
+def finish_time(stamp: str) -> tuple[str, int]:
+    """Docker's ``FinishedAt`` (RFC 3339, trailing zeros of the fraction cut) as a sort key."""
+    whole, _, fraction = stamp.rstrip("Z").partition(".")
+    return whole, int(fraction.ljust(9, "0")[:9] or 0)
+
+
 def failure_reason(base: Path, host: str, status: int) -> str:
     failure = base / "output" / "failure"
     if failure.exists():
@@ -233,13 +239,15 @@ def run_hosts(client, spec: specs.TrainingSpec, root: Path, hosts: list[str], ch
             thread = threading.Thread(target=follow_logs, args=(container, host, scraper, lock))
             thread.start()
             threads.append(thread)
-        statuses = {}
+        statuses, finished = {}, {}
         for host, container in containers:
             try:
                 statuses[host] = container.wait(timeout=spec.max_run)["StatusCode"]
             except Exception:  # noqa: BLE001 - the run time is over: stop it like SageMaker
                 container.stop(timeout=120)
                 statuses[host] = container.wait()["StatusCode"]
+            container.reload()
+            finished[host] = finish_time(container.attrs["State"]["FinishedAt"])
         for thread in threads:
             thread.join(timeout=30)
     finally:
@@ -251,9 +259,9 @@ def run_hosts(client, spec: specs.TrainingSpec, root: Path, hosts: list[str], ch
         "TrainingTimeInSeconds": int(time.monotonic() - started),
         "FinalMetricDataList": scraper.final(),
     }
-    failed = [(h, s) for h, s in statuses.items() if s != 0]
-    if failed:
-        host, code = failed[0]
+    failed = sorted((finished[h], h, s) for h, s in statuses.items() if s != 0)
+    if failed:  # the first host to fail is the cause; the others often fail because of it
+        _, host, code = failed[0]
         description["TrainingJobStatus"] = "Failed"
         description["FailureReason"] = failure_reason(root / "hosts" / host, host, code)
         return description

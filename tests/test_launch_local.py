@@ -302,3 +302,108 @@ def test_deploy_of_an_unservable_model_names_the_problem(serving_image, tmp_path
     assert done.returncode == 2
     assert f"the serving container {endpoint} stopped" in done.stderr
     assert leftovers(endpoint) == ""
+
+
+PEERS = '''
+"""Stands in for training in a multi-host test: every host must reach every other by name."""
+import json, pathlib, socket, sys, threading, time
+
+base = pathlib.Path("/opt/ml")
+config = json.loads((base / "input/config/resourceconfig.json").read_text())
+hp = json.loads((base / "input/config/hyperparameters.json").read_text())
+me, hosts = config["current_host"], config["hosts"]
+if hp.get("fail_on") == me:
+    (base / "output/failure").write_text(f"{me} was told to fail\\n")
+    sys.exit(3)
+others = [h for h in hosts if h != me]
+server = socket.create_server(("0.0.0.0", 7777))
+accepted = []
+threading.Thread(target=lambda: [accepted.append(server.accept()) for _ in others], daemon=True).start()
+peers = {}
+deadline = time.monotonic() + float(hp.get("peer_timeout", "60"))
+for host in others:
+    while True:
+        try:
+            peers[host] = socket.create_connection((host, 7777), timeout=2).getpeername()[0]
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                (base / "output/failure").write_text(f"{me} cannot reach {host}\\n")
+                sys.exit(4)
+            time.sleep(0.1)
+while len(accepted) < len(others) and time.monotonic() < deadline:
+    time.sleep(0.05)
+files = sorted(p.name for p in (base / "input/data/train").iterdir())
+(base / "output/data/shard.json").write_text(json.dumps(files))
+if me == hosts[0]:
+    (base / "model/peers.json").write_text(json.dumps(peers))
+print(f"[0]#011train-peers:{len(peers)}")
+'''
+
+
+@pytest.fixture(scope="module")
+def peers_image(image, tmp_path_factory):
+    """The project image whose ``train`` only checks that hosts reach each other (made here)."""
+    context = tmp_path_factory.mktemp("peers-image")
+    (context / "peers.py").write_text(PEERS)
+    (context / "Dockerfile").write_text(
+        f'FROM {image}\nCOPY peers.py /peers.py\nENTRYPOINT ["/opt/venv/bin/python", "/peers.py"]\n'
+    )
+    tag = f"launch-test/peers:{uuid.uuid4().hex[:8]}"
+    subprocess.run(
+        ["docker", "build", "-q", "-t", tag, str(context)],
+        env={**os.environ, "DOCKER_BUILDKIT": "0"},
+        capture_output=True,
+        check=True,
+    )
+    yield tag
+    subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
+
+
+def test_three_hosts_reach_each_other_by_name_and_share_the_files(peers_image, tmp_path):
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    for i in range(5):
+        (shards / f"part-{i}.csv").write_text(f"{i},1\n")
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps([{"Name": "train:peers", "Regex": r"#011train-peers:(\S+)"}]))
+    job = f"launch-{uuid.uuid4().hex[:8]}"
+    done = launch(
+        "train", "--image", peers_image, "--local-dir", str(tmp_path), "--job-name", job,
+        "--instance-count", "3", "--distribution", "ShardedByS3Key", "--train", str(shards),
+        "--metric-definitions", str(metrics), "--hp", "num_round=1",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    hosts = tmp_path / job / "hosts"
+    shard = {
+        h: json.loads((hosts / h / "output" / "data" / "shard.json").read_text())
+        for h in ("algo-1", "algo-2", "algo-3")
+    }
+    assert shard == {
+        "algo-1": ["part-0.csv", "part-3.csv"],
+        "algo-2": ["part-1.csv", "part-4.csv"],
+        "algo-3": ["part-2.csv"],
+    }
+    with tarfile.open(tmp_path / job / "model.tar.gz") as tar:
+        peers = json.load(tar.extractfile("peers.json"))
+    assert sorted(peers) == ["algo-2", "algo-3"]
+    assert len(set(peers.values())) == 2
+    assert "metric train:peers = 2" in done.stdout
+    assert leftovers(job) == ""
+
+
+def test_the_host_that_failed_first_is_named_in_the_failure_reason(peers_image, tmp_path):
+    """algo-2 fails at once; algo-1 then gives up on it: the reason is algo-2's."""
+    job = f"launch-{uuid.uuid4().hex[:8]}"
+    done = launch(
+        "train", "--image", peers_image, "--local-dir", str(tmp_path), "--job-name", job,
+        "--instance-count", "2", "--train", str(DATA / "train"), "--hp", "fail_on=algo-2",
+        "--hp", "peer_timeout=10",
+    )  # fmt: skip
+    assert (
+        "algo-1 cannot reach algo-2"
+        in (tmp_path / job / "hosts" / "algo-1" / "output" / "failure").read_text()
+    )
+    assert done.returncode == 1
+    assert f"training job {job} failed: algo-2: algo-2 was told to fail" in done.stderr
+    assert leftovers(job) == ""
