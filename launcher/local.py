@@ -21,6 +21,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from . import payloads, report, specs
 from .errors import LaunchError
 
@@ -239,11 +241,14 @@ def run_hosts(client, spec: specs.TrainingSpec, root: Path, hosts: list[str], ch
             thread = threading.Thread(target=follow_logs, args=(container, host, scraper, lock))
             thread.start()
             threads.append(thread)
-        statuses, finished = {}, {}
+        statuses, finished, overtime = {}, {}, []
+        deadline = started + spec.max_run
         for host, container in containers:
             try:
-                statuses[host] = container.wait(timeout=spec.max_run)["StatusCode"]
-            except Exception:  # noqa: BLE001 - the run time is over: stop it like SageMaker
+                left = max(1.0, deadline - time.monotonic())
+                statuses[host] = container.wait(timeout=left)["StatusCode"]
+            except requests.exceptions.RequestException:  # run time over: stop as SageMaker does
+                overtime.append(host)
                 container.stop(timeout=120)
                 statuses[host] = container.wait()["StatusCode"]
             container.reload()
@@ -259,6 +264,10 @@ def run_hosts(client, spec: specs.TrainingSpec, root: Path, hosts: list[str], ch
         "TrainingTimeInSeconds": int(time.monotonic() - started),
         "FinalMetricDataList": scraper.final(),
     }
+    if overtime:
+        description["TrainingJobStatus"] = "Stopped"
+        description["FailureReason"] = f"MaxRuntimeInSeconds ({spec.max_run}) exceeded"
+        return description
     failed = sorted((finished[h], h, s) for h, s in statuses.items() if s != 0)
     if failed:  # the first host to fail is the cause; the others often fail because of it
         _, host, code = failed[0]
@@ -408,7 +417,9 @@ def batch(args: argparse.Namespace) -> int:
         raise LaunchError(f"--max-payload-mb {args.max_payload_mb}: give 1 to 100")
     folder, files = source_files(args.input)
     content_type = args.content_type or payloads.content_type_for(folder / files[0], None)
-    image = check_image(client, args.image or "")
+    if not args.image:
+        raise LaunchError("batch --local needs --image (a local image tag)")
+    image = check_image(client, args.image)
     model = model_folder(args, root / "model")
     env = {
         "SAGEMAKER_BATCH": "true",

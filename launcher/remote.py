@@ -159,6 +159,10 @@ def invoke(aws: Aws, args: argparse.Namespace) -> int:
 def batch(aws: Aws, args: argparse.Namespace) -> int:
     job = specs.check_name(args.job_name or specs.unique_name("xgb-batch"), "job name")
     bucket = args.bucket or aws.default_bucket
+    if not args.model and not args.image:
+        raise LaunchError(
+            "batch needs --model NAME, or --image with --model-data or --training-job"
+        )
     model = args.model or create_model(aws, args, job)
     if not args.input.startswith("s3://") or not args.output_s3:
         aws.ensure_bucket(bucket)

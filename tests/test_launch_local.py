@@ -306,12 +306,15 @@ def test_deploy_of_an_unservable_model_names_the_problem(serving_image, tmp_path
 
 PEERS = '''
 """Stands in for training in a multi-host test: every host must reach every other by name."""
-import json, pathlib, socket, sys, threading, time
+import json, pathlib, signal, socket, sys, threading, time
 
 base = pathlib.Path("/opt/ml")
 config = json.loads((base / "input/config/resourceconfig.json").read_text())
 hp = json.loads((base / "input/config/hyperparameters.json").read_text())
 me, hosts = config["current_host"], config["hosts"]
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # as the real program, it ends on SIGTERM
+if hp.get("hang_on") == me:
+    signal.pause()  # a job that never ends by itself
 if hp.get("fail_on") == me:
     (base / "output/failure").write_text(f"{me} was told to fail\\n")
     sys.exit(3)
@@ -406,4 +409,15 @@ def test_the_host_that_failed_first_is_named_in_the_failure_reason(peers_image, 
     )
     assert done.returncode == 1
     assert f"training job {job} failed: algo-2: algo-2 was told to fail" in done.stderr
+    assert leftovers(job) == ""
+
+
+def test_a_job_over_its_max_run_is_stopped(peers_image, tmp_path):
+    job = f"launch-{uuid.uuid4().hex[:8]}"
+    done = launch(
+        "train", "--image", peers_image, "--local-dir", str(tmp_path), "--job-name", job,
+        "--train", str(DATA / "train"), "--hp", "hang_on=algo-1", "--max-run", "3",
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert f"training job {job} stopped: MaxRuntimeInSeconds (3) exceeded" in done.stderr
     assert leftovers(job) == ""
