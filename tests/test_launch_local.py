@@ -154,7 +154,7 @@ def distributed_image(image: str) -> str:
     code = (
         "import pathlib, xgb_container, sys; root = pathlib.Path(xgb_container.__file__).parent; "
         "sys.exit(not any('RabitTracker' in p.read_text() or 'collective' in p.read_text() "
-        "for p in root.glob('*.py')))"
+        "for p in root.rglob('*.py')))"
     )
     if not in_image(image, code):
         pytest.skip(
