@@ -432,11 +432,13 @@ def batch(args: argparse.Namespace) -> int:
         "TransformJobName": job,
         "TransformOutput": {"S3OutputPath": str(output)},
     }
+    header_flag = content_type.replace(" ", "")
     container, url = start_server(client, image, job, model, 0, env)
     try:
         for relative in files:
             answers = []
-            for body in chunks(folder / relative, args.max_payload_mb * 1024 * 1024):
+            limit = args.max_payload_mb * 1024 * 1024
+            for body in chunks(folder / relative, limit, "header=present" in header_flag):
                 answer = post(url, body, content_type, args.accept)
                 answers.append(answer if answer.endswith(b"\n") else answer + b"\n")
             target = output / f"{relative}.out"
@@ -451,23 +453,29 @@ def batch(args: argparse.Namespace) -> int:
     return report.transform(description)
 
 
-def chunks(path: Path, limit: int):  # noqa: ANN201 - Iterator[bytes]
-    """Whole lines of ``path`` in requests of at most ``limit`` bytes (MultiRecord)."""
-    chunk, size = [], 0
+def chunks(path: Path, limit: int, header: bool = False):  # noqa: ANN201 - Iterator[bytes]
+    """Whole lines of ``path`` in requests of at most ``limit`` bytes (MultiRecord).
+
+    With ``header``, the file's first line heads every request instead of being a row.
+    """
+    top, chunk, size = b"", [], 0
     with path.open("rb") as f:
         for line in f:
             if not line.strip():
                 continue
             line = line if line.endswith(b"\n") else line + b"\n"
-            if len(line) > limit:
+            if header and not top:
+                top, size = line, len(line)
+                continue
+            if len(top) + len(line) > limit:
                 raise LaunchError(f"a line of {path.name} is larger than --max-payload-mb")
             if chunk and size + len(line) > limit:
-                yield b"".join(chunk)
-                chunk, size = [], 0
+                yield top + b"".join(chunk)
+                chunk, size = [], len(top)
             chunk.append(line)
             size += len(line)
     if chunk:
-        yield b"".join(chunk)
+        yield top + b"".join(chunk)
 
 
 def cleanup(args: argparse.Namespace) -> int:

@@ -421,3 +421,29 @@ def test_a_job_over_its_max_run_is_stopped(peers_image, tmp_path):
     assert done.returncode == 1
     assert f"training job {job} stopped: MaxRuntimeInSeconds (3) exceeded" in done.stderr
     assert leftovers(job) == ""
+
+
+def test_local_batch_of_a_header_csv_repeats_the_header_in_each_request(serving_image, tmp_path):
+    """A loan table with a header, over 1 MB: each request starts with the header."""
+    job = f"launch-{uuid.uuid4().hex[:8]}"
+    trained = launch(
+        "train", "--image", serving_image, "--local-dir", str(tmp_path), "--job-name", job,
+        "--train", str(DATA / "train"), "--content-type", "text/csv; header=present",
+        "--hyperparameters", str(HYPERPARAMETERS), "--hp", "num_round=20",
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    header, *rows = (DATA / "test" / "german_credit_test.csv").read_text().splitlines()
+    table = tmp_path / "in" / "applicants.csv"
+    table.parent.mkdir()
+    table.write_text("\n".join([header, *rows * 40]) + "\n")
+    assert table.stat().st_size > 1024 * 1024
+    done = launch(
+        "batch", "--image", serving_image, "--local-dir", str(tmp_path), "--training-job", job,
+        "--input", str(table.parent), "--content-type", "text/csv; header=present",
+        "--max-payload-mb", "1", "--output-s3", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = scores((tmp_path / "out" / "applicants.csv.out").read_text())
+    assert len(got) == 40 * len(rows)
+    assert got == got[: len(rows)] * 40
+    assert len(set(got)) > 10
