@@ -164,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--output-s3", help="S3 prefix for model.tar.gz (default: under --bucket)")
     train.add_argument(
         "--checkpoint-s3",
-        help="S3 URI that /opt/ml/checkpoints is synced to, so a restarted job resumes",
+        help="S3 URI that /opt/ml/checkpoints is synced to, so a restarted job resumes "
+        "(with --local: a local folder mounted there on every host)",
     )
     train.add_argument(
         "--spot", action="store_true", help="managed spot training (cheaper, may be interrupted)"
@@ -254,7 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--input", required=True, help="input: local file or folder (uploaded) or S3 prefix URI"
     )
-    batch.add_argument("--output-s3", help="S3 prefix for the .out files (default: under --bucket)")
+    batch.add_argument(
+        "--output-s3",
+        help="S3 prefix for the .out files (default: under --bucket; with --local: a local "
+        "folder, default --local-dir/JOB/batch-output)",
+    )
     batch.add_argument("--content-type", help="input content type (default: from the file name)")
     batch.add_argument("--accept", help="output content type, e.g. text/csv")
     batch.add_argument(

@@ -387,7 +387,7 @@ def deploy(args: argparse.Namespace) -> int:
             f"local endpoint {name} exists already (cleanup --local --endpoint {name})"
         )
     model = model_folder(args, (args.local_dir / "endpoints" / name / "model").resolve())
-    env = dict(kv.split("=", 1) for kv in args.env)
+    env = specs.environment(args.env)
     _, url = start_server(client, check_image(client, args.image), name, model, args.port, env)
     print(f"{name}: InService at {url}", file=sys.stderr)
     print(name)
@@ -426,7 +426,7 @@ def batch(args: argparse.Namespace) -> int:
         "SAGEMAKER_BATCH_STRATEGY": "MULTI_RECORD",
         "SAGEMAKER_MAX_PAYLOAD_IN_MB": str(args.max_payload_mb),
         "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS": "1",
-        **dict(kv.split("=", 1) for kv in args.env),
+        **specs.environment(args.env),
     }
     description: dict[str, Any] = {
         "TransformJobName": job,

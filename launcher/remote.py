@@ -109,7 +109,7 @@ def create_model(aws: Aws, args: argparse.Namespace, name: str) -> str:
         aws.check_image(args.image),
         aws.check_role(args.role),
         model_data(aws, args),
-        dict(kv.split("=", 1) for kv in args.env),
+        specs.environment(args.env),
     )
     aws.client("sagemaker").create_model(**request)
     report.status(name, "model created", request["PrimaryContainer"]["ModelDataUrl"])

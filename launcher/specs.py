@@ -76,6 +76,17 @@ def hyperparameters(file: Path | None, pairs: list[str]) -> dict[str, str]:
     return result
 
 
+def environment(pairs: list[str]) -> dict[str, str]:
+    """``KEY=VALUE`` flags as a container environment."""
+    result = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise LaunchError(f"--env {pair!r}: write KEY=VALUE")
+        result[key] = value
+    return result
+
+
 def metric_definitions(path: Path | None = None) -> list[dict[str, str]]:
     """The MetricDefinitions the image ships (``container/xgb_container/metric_definitions.json``)."""
     path = path or METRIC_DEFINITIONS

@@ -405,3 +405,59 @@ def test_every_option_is_explained_in_help():
         for option in options:
             after = help_text.split(option, 1)[1].split("\n  -", 1)[0]
             assert len(after.split()) > 2, f"{command} {option} has no help"
+
+
+def test_malformed_flags_and_files_are_named(moto, tmp_path):
+    done = launch(
+        moto,
+        "train",
+        "--image",
+        IMAGE,
+        "--role",
+        ROLE_ARN,
+        "--train",
+        "s3://d/t/",
+        "--hp",
+        "num_round",
+    )
+    assert done.returncode == 2
+    assert "--hp 'num_round': write KEY=VALUE" in done.stderr
+    bad = tmp_path / "hp.json"
+    bad.write_text("{num_round: 5}")
+    done = launch(
+        moto,
+        "train",
+        "--image",
+        IMAGE,
+        "--role",
+        ROLE_ARN,
+        "--train",
+        "s3://d/t/",
+        "--hyperparameters",
+        str(bad),
+    )
+    assert done.returncode == 2
+    assert f"hyperparameters file {bad} is not valid JSON" in done.stderr
+    done = launch(
+        moto, "deploy", "--image", IMAGE, "--role", ROLE_ARN, "--model-data", "s3://m/model.tar.gz",
+        "--env", "NOEQUALS",
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "--env 'NOEQUALS': write KEY=VALUE" in done.stderr
+    done = launch(moto, "invoke", "--endpoint", "e", "--input", str(tmp_path / "absent.csv"))
+    assert done.returncode == 2
+    assert "cannot read" in done.stderr and "absent.csv" in done.stderr
+    done = launch(
+        moto,
+        "train",
+        "--image",
+        IMAGE,
+        "--role",
+        ROLE_ARN,
+        "--train",
+        "s3://d/t/",
+        "--job-name",
+        "bad_name",
+    )
+    assert done.returncode == 2
+    assert "job name 'bad_name' is not a valid SageMaker name" in done.stderr
