@@ -1,0 +1,1 @@
+"""Helpers of ``sagemaker_launch.py``: AWS flows (``remote``) and Docker flows (``local``)."""

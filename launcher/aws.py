@@ -1,0 +1,197 @@
+"""One boto3 session per run: region, account, and the checks made before anything is created.
+
+boto3 reads ``AWS_ENDPOINT_URL`` (and ``AWS_ENDPOINT_URL_<SERVICE>``) itself, so every call
+made here reaches an emulator when one is configured.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from .errors import LaunchError
+
+ECR_URI = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
+    r"(?P<repo>[a-z0-9][a-z0-9._/-]*)(?::(?P<tag>[\w.-]+)|@(?P<digest>sha256:[0-9a-f]{64}))?$"
+)
+
+
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def error_code(exc: botocore.exceptions.ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+def known_regions(session: boto3.Session) -> set[str]:
+    regions: set[str] = set()
+    for partition in session.get_available_partitions():
+        regions.update(session.get_available_regions("sagemaker", partition))
+    return regions
+
+
+@dataclass
+class Aws:
+    """A checked session: a known region, credentials, the account id."""
+
+    session: boto3.Session
+    region: str
+    account: str
+
+    @classmethod
+    def connect(cls, region: str | None) -> Aws:
+        try:
+            session = boto3.Session(region_name=region or None)
+        except botocore.exceptions.ProfileNotFound as exc:
+            raise LaunchError(str(exc)) from None
+        region = session.region_name
+        if not region:
+            raise LaunchError(
+                "no AWS region: pass --region, set AWS_REGION, "
+                "or run 'aws configure set region REGION'"
+            )
+        known = known_regions(session)
+        if region not in known:
+            near = difflib.get_close_matches(region, sorted(known), n=3)
+            hint = f" (did you mean {', '.join(near)}?)" if near else ""
+            raise LaunchError(f"region {region!r} is not a region where SageMaker runs{hint}")
+        try:
+            identity = session.client("sts", config=Config(retries={"max_attempts": 2}))
+            account = identity.get_caller_identity()["Account"]
+        except botocore.exceptions.NoCredentialsError:
+            raise LaunchError(
+                "no AWS credentials: run 'aws configure' or set AWS_PROFILE"
+            ) from None
+        except botocore.exceptions.ClientError as exc:
+            raise LaunchError(f"AWS refused the credentials: {exc}") from None
+        except botocore.exceptions.EndpointConnectionError as exc:
+            raise LaunchError(f"cannot reach AWS: {exc}") from None
+        return cls(session, region, account)
+
+    def client(self, service: str):  # noqa: ANN201 - boto3 clients have no static type
+        return self.session.client(service, region_name=self.region)
+
+    @property
+    def default_bucket(self) -> str:
+        return f"sagemaker-{self.region}-{self.account}"
+
+    def image_uri(self, image: str) -> str:
+        """A full ECR URI; ``NAME[:TAG]`` means this account's repository in this region."""
+        first = image.split("/", 1)[0]
+        if "/" not in image or ("." not in first and ":" not in first):
+            name, _, tag = image.partition(":")
+            image = f"{self.account}.dkr.ecr.{self.region}.amazonaws.com/{name}:{tag or 'latest'}"
+        return image
+
+    def check_image(self, image: str) -> str:
+        """Refuse an image SageMaker could not pull: not in ECR, other region, or absent."""
+        uri = self.image_uri(image)
+        found = ECR_URI.match(uri)
+        if not found:
+            raise LaunchError(
+                f"image {uri!r} is not an ECR image URI "
+                "(ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME:TAG); SageMaker pulls from ECR"
+            )
+        if found["region"] != self.region:
+            raise LaunchError(
+                f"image {uri} is in region {found['region']} but the job runs in {self.region}; "
+                f"push it there (AWS_REGION={self.region} ./build_and_push.sh NAME)"
+            )
+        image_id = (
+            {"imageDigest": found["digest"]}
+            if found["digest"]
+            else {"imageTag": found["tag"] or "latest"}
+        )
+        try:
+            self.client("ecr").describe_images(
+                registryId=found["account"], repositoryName=found["repo"], imageIds=[image_id]
+            )
+        except botocore.exceptions.ClientError as exc:
+            code = error_code(exc)
+            if code in ("RepositoryNotFoundException", "ImageNotFoundException"):
+                raise LaunchError(
+                    f"image {uri} not found in ECR ({code}); "
+                    f"push it first: ./build_and_push.sh {found['repo']} {found['tag'] or ''}".rstrip()
+                ) from None
+            warn(f"could not check image {uri} ({code}); going on")
+        return uri
+
+    def check_role(self, role: str | None) -> str:
+        """The role's ARN; a bare name is looked up in IAM, an unknown one refused."""
+        if not role:
+            raise LaunchError(
+                "no execution role: pass --role ARN_OR_NAME or set SAGEMAKER_ROLE "
+                "(the README lists the permissions it needs)"
+            )
+        name = role.rsplit("/", 1)[-1] if role.startswith("arn:") else role
+        if role.startswith("arn:") and ":role/" not in role:
+            raise LaunchError(
+                f"--role {role!r} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
+            )
+        try:
+            return self.client("iam").get_role(RoleName=name)["Role"]["Arn"]
+        except botocore.exceptions.ClientError as exc:
+            code = error_code(exc)
+            if code == "NoSuchEntity":
+                raise LaunchError(
+                    f"role {name!r} does not exist in account {self.account}"
+                ) from None
+            if not role.startswith("arn:"):
+                raise LaunchError(f"cannot look up role {name!r} ({code}); pass its ARN") from None
+            warn(f"could not check role {role} ({code}); going on")
+            return role
+
+    def ensure_bucket(self, bucket: str) -> None:
+        s3 = self.client("s3")
+        try:
+            s3.head_bucket(Bucket=bucket)
+            return
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+                raise LaunchError(f"cannot use bucket {bucket}: {exc}") from None
+        config = (
+            {}
+            if self.region == "us-east-1"
+            else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+        )
+        s3.create_bucket(Bucket=bucket, **config)
+        print(f"created bucket s3://{bucket}", file=sys.stderr)
+
+    def upload(self, source: Path, bucket: str, prefix: str) -> str:
+        """Upload a file or every file under a folder; the S3 prefix URI they share."""
+        if not source.exists():
+            raise LaunchError(f"input {source} does not exist")
+        files = (
+            [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+        )
+        if not files:
+            raise LaunchError(f"input folder {source} holds no files")
+        s3 = self.client("s3")
+        for path in files:
+            key = (
+                f"{prefix}/{path.name if source.is_file() else path.relative_to(source).as_posix()}"
+            )
+            s3.upload_file(str(path), bucket, key)
+        print(
+            f"uploaded {len(files)} file(s) from {source} to s3://{bucket}/{prefix}/",
+            file=sys.stderr,
+        )
+        return f"s3://{bucket}/{prefix}/"
+
+    def count_objects(self, uri: str) -> int:
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        pages = (
+            self.client("s3")
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=bucket, Prefix=prefix)
+        )
+        return sum(page.get("KeyCount", 0) for page in pages)
