@@ -87,7 +87,9 @@ class Features:
             except ValueError:
                 pass
         shown = value if isinstance(value, str | int | float) else type(value).__name__
-        raise UserError(f"{where}, feature {self.names[column]!r}: {shown!r} is not a number")
+        raise UserError(
+            f"{where}, column {column + 1} ({self.names[column]}): {shown!r} is not a number"
+        )
 
     def matrix(self, rows: list[list], where: str, start: int = 1) -> np.ndarray:
         """Positional rows of Python values (text, numbers, None) as the model's matrix.
@@ -100,22 +102,22 @@ class Features:
             X[i] = [self.cell(v, j, f"{where} {i + start}") for j, v in enumerate(row)]
         return X
 
-    def by_name(self, records: list[dict], where: str) -> np.ndarray:
-        """Rows given as ``{feature name: value}``; a name left out is a missing value."""
-        rows = []
-        for i, record in enumerate(records):
-            if not isinstance(record, dict):
-                raise UserError(f"{where} {i + 1}: expected an object or a list of values")
-            row: list = [None] * self.count
-            for name, value in record.items():
-                j = self.position.get(name)
-                if j is None:
-                    if name == self.label:
-                        continue
-                    raise UserError(f"{where} {i + 1}: unknown feature name {name!r}")
-                row[j] = value
-            rows.append(row)
-        return self.matrix(rows, where)
+    def positional(self, row: object, where: str) -> list:
+        """A row given as a list of values, or as ``{feature name: value}`` (a name left out
+        is a missing value; the training label column is ignored)."""
+        if isinstance(row, list):
+            return row
+        if not isinstance(row, dict):
+            raise UserError(f"{where}: expected a list of values or an object keyed by name")
+        values: list = [None] * self.count
+        for name, value in row.items():
+            j = self.position.get(name)
+            if j is None:
+                if name == self.label:
+                    continue
+                raise UserError(f"{where}: unknown feature name {name!r}")
+            values[j] = value
+        return values
 
     def check_width(self, width: int, where: str) -> None:
         if width != self.count:
@@ -205,18 +207,15 @@ def _header_csv(rows: list[list[str]], features: Features) -> np.ndarray:
 def _json_rows(rows: object, features: Features, where: str) -> np.ndarray:
     if not isinstance(rows, list) or not rows:
         raise UserError('expected {"instances": [row, ...]} with at least one row')
-    if all(isinstance(r, dict) for r in rows):
-        return features.by_name(rows, where)
-    if not all(isinstance(r, list) for r in rows):
-        raise UserError(f"{where}s must all be lists of values or all objects keyed by name")
-    if not features.codes:
+    if not features.codes and all(isinstance(r, list) for r in rows):
         try:
             X = np.array(rows, dtype=np.float32)
         except (ValueError, TypeError):
             X = None
         if X is not None and X.ndim == 2 and X.shape[1] == features.count:
             return X
-    return features.matrix(rows, where)
+    positional = [features.positional(r, f"{where} {i + 1}") for i, r in enumerate(rows)]
+    return features.matrix(positional, where)
 
 
 def decode_json(body: bytes, features: Features) -> np.ndarray:
@@ -286,25 +285,33 @@ def decode_parquet(body: bytes, features: Features) -> np.ndarray:
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many kinds for bad bytes
         raise UserError(f"cannot read the Parquet body: {exc}".splitlines()[0]) from None
     frame = frame.astype(object).where(frame.notna(), None)
-    return features.by_name(frame.to_dict("records"), "row")
+    records = frame.to_dict("records")
+    return features.matrix([features.positional(r, "row") for r in records], "row")
 
 
 def decode(body: bytes, content_type: str | None, features: Features) -> np.ndarray:
     """The feature matrix of a request body of ``content_type``."""
     media, options = media_type(content_type)
     if media == CSV:
-        return decode_csv(body, options, features)
-    if media == JSON:
-        return decode_json(body, features)
-    if media == JSONLINES:
-        return decode_jsonlines(body, features)
-    if media == LIBSVM:
-        return decode_libsvm(body, features)
-    if media == PARQUET:
-        return decode_parquet(body, features)
-    raise UnsupportedType(
-        f"Content-Type {content_type!r} is not supported; use one of {', '.join(CONTENT_TYPES)}"
-    )
+        X = decode_csv(body, options, features)
+    elif media == JSON:
+        X = decode_json(body, features)
+    elif media == JSONLINES:
+        X = decode_jsonlines(body, features)
+    elif media == LIBSVM:
+        X = decode_libsvm(body, features)
+    elif media == PARQUET:
+        X = decode_parquet(body, features)
+    else:
+        supported = ", ".join(CONTENT_TYPES)
+        raise UnsupportedType(f"Content-Type {content_type!r} is not supported; use {supported}")
+    if np.isinf(X).any():
+        row, column = np.argwhere(np.isinf(X))[0]
+        raise UserError(
+            f"row {row + 1}, column {column + 1} ({features.names[column]}): the value is "
+            "infinite or too large for float32 (XGBoost refuses it, as in training)"
+        )
+    return X
 
 
 def _round(value: float) -> float | None:
