@@ -133,9 +133,10 @@ def test_constraints_are_parsed_without_eval():
     )
     assert hp.params["monotone_constraints"] == (1, 0, -1)
     assert hp.params["interaction_constraints"] == [["age", "duration"], ["purpose"]]
-    assert parse(interaction_constraints="[[0, 1], [2]]").params[
-        "interaction_constraints"
-    ] == "[[0, 1], [2]]"
+    assert (
+        parse(interaction_constraints="[[0, 1], [2]]").params["interaction_constraints"]
+        == "[[0, 1], [2]]"
+    )
     assert parse(monotone_constraints='{"age": 1}').params["monotone_constraints"] == {"age": 1}
     message = refused(num_round="5", interaction_constraints="__import__('os').system('true')")
     assert "not a valid literal" in message
