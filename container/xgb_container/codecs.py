@@ -305,6 +305,8 @@ def decode(body: bytes, content_type: str | None, features: Features) -> np.ndar
     else:
         supported = ", ".join(CONTENT_TYPES)
         raise UnsupportedType(f"Content-Type {content_type!r} is not supported; use {supported}")
+    if not len(X):
+        raise UserError("the body holds no rows")
     if np.isinf(X).any():
         row, column = np.argwhere(np.isinf(X))[0]
         raise UserError(
