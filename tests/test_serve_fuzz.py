@@ -121,11 +121,13 @@ def server(request, german_model, tmp_path_factory):
     running.wait_ready()
     running.meta = ModelMetadata.load(base / "model" / "metadata.json")
     workers = {p.pid for p in psutil.Process(running.proc.pid).children()}
-    yield running
-    assert requests.get(running.url("/ping"), timeout=5).status_code == 200
-    assert {p.pid for p in psutil.Process(running.proc.pid).children()} == workers
-    assert "Traceback" not in running.log
-    assert running.stop() == 0
+    try:
+        yield running
+        assert requests.get(running.url("/ping"), timeout=5).status_code == 200
+        assert {p.pid for p in psutil.Process(running.proc.pid).children()} == workers
+        assert "Traceback" not in running.log
+    finally:
+        assert running.stop() == 0
 
 
 def check(server: Server, data: bytes, headers: dict[str, str]) -> None:
