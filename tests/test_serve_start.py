@@ -118,7 +118,11 @@ def test_killed_worker_is_replaced(tmp_path):
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             children = psutil.Process(server.proc.pid).children()
-            if children and children[0].pid != worker.pid and server.log.count("loaded the model") == 2:
+            if (
+                children
+                and children[0].pid != worker.pid
+                and server.log.count("loaded the model") == 2
+            ):
                 break
             time.sleep(0.05)
         assert requests.get(server.url("/ping"), timeout=5).status_code == 200
