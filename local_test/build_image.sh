@@ -79,7 +79,7 @@ fi
 
 fetch_wheels
 say "building $tag (VARIANT=$variant, BASE_IMAGE=$base)"
-DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE_IMAGE=$base" --build-arg "VARIANT=$variant" \
+DOCKER_BUILDKIT=0 docker build -q --force-rm --build-arg "BASE_IMAGE=$base" --build-arg "VARIANT=$variant" \
     -t "$tag" . >&2
 docker image inspect -f "build_image: $tag is {{.Size}} bytes" "$tag" >&2
 echo "$tag"
