@@ -40,6 +40,11 @@ def server(tmp_path_factory):
         ("0 1:2 7:3", "text/libsvm", ["line 1", "index 7"]),
         ("0 1:2\n0 a:b", "text/libsvm", ["line 2", "'a:b'"]),
         (b"PAR1 not parquet", "application/x-parquet", ["Parquet"]),
+        ("[" * 100_000, "application/json", ["nested too deeply"]),
+        ("[1,2,3,4,5]\n" + "[" * 100_000, "application/jsonlines", ["line 2", "too deeply"]),
+        ("", "text/libsvm", ["no rows"]),
+        ('1,2,3,4,5\n1,"' + "9" * 200_000 + '",3,4,5', "text/csv", ["line 2", "CSV"]),
+        ("1,2,3,4,5", "text/csv; header=present", ["line 1", "unknown columns"]),
     ],
 )
 def test_bad_body_is_400_naming_the_problem(server, body, content_type, words):

@@ -172,7 +172,11 @@ def decode_csv(body: bytes, options: dict[str, str], features: Features) -> np.n
         X = _numeric_csv(lines, features)
         if X is not None:
             return X
-    rows = list(csv.reader(lines, skipinitialspace=True))
+    reader = csv.reader(lines, skipinitialspace=True)
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise UserError(f"line {reader.line_num}: cannot read CSV: {exc}") from None
     if options.get("header") == "present" or (
         options.get("header") != "absent" and _is_header(rows[0], features)
     ):
@@ -225,6 +229,8 @@ def decode_json(body: bytes, features: Features) -> np.ndarray:
         if exc.msg == "Extra data":
             return decode_jsonlines(body, features)
         raise UserError(f"line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise UserError("the JSON body is nested too deeply") from None
     if isinstance(doc, dict):
         if "instances" not in doc:
             raise UserError('a JSON object body needs the key "instances"')
@@ -242,6 +248,8 @@ def decode_jsonlines(body: bytes, features: Features) -> np.ndarray:
             rows.append(json.loads(line))
         except json.JSONDecodeError as exc:
             raise UserError(f"line {i + 1}, column {exc.colno}: invalid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise UserError(f"line {i + 1}: the JSON value is nested too deeply") from None
     return _json_rows(rows, features, "line")
 
 
