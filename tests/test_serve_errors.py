@@ -43,6 +43,8 @@ def server(tmp_path_factory):
         ("[" * 100_000, "application/json", ["nested too deeply"]),
         ("[1,2,3,4,5]\n" + "[" * 100_000, "application/jsonlines", ["line 2", "too deeply"]),
         ("", "text/libsvm", ["no rows"]),
+        ("[" + "1" * 400 + ",2,3,4,5]", "application/json", ["column 1", "infinite"]),
+        ("[" + "1" * 5000 + ",2,3,4,5]", "application/json", ["invalid JSON", "digits"]),
         ('1,2,3,4,5\n1,"' + "9" * 200_000 + '",3,4,5', "text/csv", ["line 2", "CSV"]),
         ("1,2,3,4,5", "text/csv; header=present", ["line 1", "unknown columns"]),
     ],

@@ -77,10 +77,11 @@ class Features:
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
             return codes.get(str(value).strip(), math.nan)
-        if isinstance(value, int | float) and not isinstance(value, bool | complex):
-            return float(value)
-        if isinstance(value, bool):
-            return float(value)
+        if isinstance(value, int | float):  # bool is an int
+            try:
+                return float(value)
+            except OverflowError:
+                return math.inf  # refused with the other infinite values
         if isinstance(value, str):
             try:
                 return float(value)
@@ -209,7 +210,7 @@ def _json_rows(rows: object, features: Features, where: str) -> np.ndarray:
     if not features.codes and all(isinstance(r, list) for r in rows):
         try:
             X = np.array(rows, dtype=np.float32)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             X = None
         if X is not None and X.ndim == 2 and X.shape[1] == features.count:
             return X
@@ -231,6 +232,8 @@ def decode_json(body: bytes, features: Features) -> np.ndarray:
         raise UserError(f"line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}") from None
     except RecursionError:
         raise UserError("the JSON body is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise UserError(f"invalid JSON: {exc}") from None
     if isinstance(doc, dict):
         if "instances" not in doc:
             raise UserError('a JSON object body needs the key "instances"')
@@ -250,6 +253,8 @@ def decode_jsonlines(body: bytes, features: Features) -> np.ndarray:
             raise UserError(f"line {i + 1}, column {exc.colno}: invalid JSON: {exc.msg}") from None
         except RecursionError:
             raise UserError(f"line {i + 1}: the JSON value is nested too deeply") from None
+        except ValueError as exc:
+            raise UserError(f"line {i + 1}: invalid JSON: {exc}") from None
     return _json_rows(rows, features, "line")
 
 
