@@ -8,9 +8,11 @@ Booster used across fork can hang in OpenMP) and only then takes requests.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 # One OpenMP thread per process, set before XGBoost (and so libgomp) loads. Workers are the
 # parallelism, and it keeps fork safe: with a larger OpenMP pool, merely loading a model in
@@ -26,12 +28,19 @@ from .paths import Layout  # noqa: E402
 log = logging.getLogger("xgb_container.serve")
 
 
-def usable_cpus() -> int:
-    """CPUs this process may run on (affinity), which is what ``nproc`` reports."""
+def usable_cpus(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """CPUs this process may use: its affinity, capped by a cgroup v2 CPU quota if any."""
     try:
-        return len(os.sched_getaffinity(0))
+        count = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+        count = os.cpu_count() or 1
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            count = min(count, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return count
 
 
 def _int_env(name: str, default: int, low: int = 1) -> int:
