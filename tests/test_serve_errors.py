@@ -112,3 +112,12 @@ def test_server_still_healthy_after_errors(server):
     answer = server.invoke(json.dumps([[1, 2, 3, 4, 5]]), "application/json")
     assert answer.status_code == 200
     assert "Traceback" not in server.log
+
+
+def test_missing_value_spellings_read_as_training_reads_them(server):
+    """Empty cells and pandas' NA spellings (NULL, n/a, ...) are missing, as in training."""
+    empty = server.invoke("1,,3,4,5", "text/csv")
+    for spelling in ("NULL", "n/a", "NaN", "<NA>"):
+        same = server.invoke(f"1,{spelling},3,4,5", "text/csv")
+        assert same.status_code == 200
+        assert same.text == empty.text
