@@ -182,9 +182,7 @@ def decode_csv(body: bytes, options: dict[str, str], features: Features) -> np.n
         rows = list(reader)
     except csv.Error as exc:
         raise UserError(f"line {reader.line_num}: cannot read CSV: {exc}") from None
-    if options.get("header") == "present" or (
-        options.get("header") != "absent" and _is_header(rows[0], features)
-    ):
+    if header == "present" or (header != "absent" and _is_header(rows[0], features)):
         return _header_csv(rows, features)
     return features.matrix(rows, "line")
 
