@@ -195,6 +195,32 @@ def bench_this_server(files: dict[int, Path], seconds: float) -> dict:
         stop(proc)
 
 
+def noop_app(environ: dict, start_response) -> list[bytes]:  # noqa: ANN001
+    """A WSGI app that reads the body and answers one fixed number: the HTTP overhead alone."""
+    environ["wsgi.input"].read()
+    start_response("200 OK", [("Content-Type", "text/csv"), ("Content-Length", "4")])
+    return [b"0.5\n"]
+
+
+def bench_noop(files: dict[int, Path], seconds: float) -> dict:
+    """gunicorn (2 sync workers, as this server runs) with ``noop_app``: R's ceiling here."""
+    port = free_port()
+    log = (WORK / "noop.log").open("wb")
+    command = [sys.executable, "-m", "gunicorn", "-w", "2", "-k", "sync", "--no-control-socket"]
+    command += ["-b", f"127.0.0.1:{port}", "--chdir", str(ROOT / "benchmarks")]
+    proc = subprocess.Popen([*command, "serve_benchmark:noop_app"], stdout=log, stderr=log)
+    try:
+        wait_until(f"http://127.0.0.1:{port}/", proc)
+        url = f"http://127.0.0.1:{port}/invocations"
+        return {
+            f"{rows}x{c}": run_wrk(url, files[rows], "text/csv", c, seconds, proc.pid)
+            for rows in SIZES
+            for c in CONNECTIONS
+        }
+    finally:
+        stop(proc)
+
+
 def mlserver_venv() -> Path:
     """MLServer in its own virtualenv (Python 3.12, as MLServer 1.7.1 supports), made once."""
     python = MLSERVER_VENV / "bin" / "python"
@@ -260,7 +286,7 @@ def table(results: dict) -> str:
         "server CPU ms/request | R |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for name in ("this server", "MLServer 1.7.1"):
+    for name in ("this server", "gunicorn, empty app", "MLServer 1.7.1"):
         for key, r in results.get(name, {}).items():
             rows, conns = map(int, key.split("x"))
             rate = r["requests_per_s"] * rows
@@ -289,6 +315,7 @@ def main() -> int:
         "in-process rows/s": {str(n): in_process(booster, X, n, 5) for n in SIZES},
     }
     results["this server"] = bench_this_server(files["csv"], args.seconds)
+    results["gunicorn, empty app"] = bench_noop(files["csv"], args.seconds)
     if not args.skip_mlserver:
         results["MLServer 1.7.1"] = bench_mlserver(booster, files["v2"], args.seconds)
     results["load_average_after"] = os.getloadavg()

@@ -46,14 +46,14 @@ class Server:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def wait_ready(self, timeout: float = 60) -> Server:
-        """Wait until every worker has loaded the model and ``/ping`` answers 200."""
+    def wait_ready(self, timeout: float = 60, marker: str = "loaded the model") -> Server:
+        """Wait until every worker has logged ``marker`` and ``/ping`` answers 200."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited {self.proc.returncode}:\n{self.log}")
             found = LISTENING.search(self.log)
-            if found and self.log.count("loaded the model") >= self.workers:
+            if found and self.log.count(marker) >= self.workers:
                 self.port = int(found.group(1))
                 if requests.get(self.url("/ping"), timeout=5).status_code == 200:
                     return self

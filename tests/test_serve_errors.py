@@ -40,6 +40,13 @@ def server(tmp_path_factory):
         ("0 1:2 7:3", "text/libsvm", ["line 1", "index 7"]),
         ("0 1:2\n0 a:b", "text/libsvm", ["line 2", "'a:b'"]),
         (b"PAR1 not parquet", "application/x-parquet", ["Parquet"]),
+        ("[" * 100_000, "application/json", ["nested too deeply"]),
+        ("[1,2,3,4,5]\n" + "[" * 100_000, "application/jsonlines", ["line 2", "too deeply"]),
+        ("", "text/libsvm", ["no rows"]),
+        ("[" + "1" * 400 + ",2,3,4,5]", "application/json", ["column 1", "infinite"]),
+        ("[" + "1" * 5000 + ",2,3,4,5]", "application/json", ["invalid JSON", "digits"]),
+        ('1,2,3,4,5\n1,"' + "9" * 200_000 + '",3,4,5', "text/csv", ["line 2", "CSV"]),
+        ("1,2,3,4,5", "text/csv; header=present", ["line 1", "unknown columns"]),
     ],
 )
 def test_bad_body_is_400_naming_the_problem(server, body, content_type, words):
@@ -105,3 +112,12 @@ def test_server_still_healthy_after_errors(server):
     answer = server.invoke(json.dumps([[1, 2, 3, 4, 5]]), "application/json")
     assert answer.status_code == 200
     assert "Traceback" not in server.log
+
+
+def test_missing_value_spellings_read_as_training_reads_them(server):
+    """Empty cells and pandas' NA spellings (NULL, n/a, ...) are missing, as in training."""
+    empty = server.invoke("1,,3,4,5", "text/csv")
+    for spelling in ("NULL", "n/a", "NaN", "<NA>"):
+        same = server.invoke(f"1,{spelling},3,4,5", "text/csv")
+        assert same.status_code == 200
+        assert same.text == empty.text

@@ -35,7 +35,7 @@ def test_sigterm_finishes_in_flight_requests_under_load(tmp_path):
     train_numeric(base, "binary:logistic", n_features=5)
     server = Server(base, tmp_path / "serve.log", workers=2).wait_ready()
     small = "\n".join(["1,2,3,4,5"] * 50) + "\n"
-    big_rows = 300_000
+    big_rows = 120_000
     big = ("0.5,1.5,,2.5,3\n" * big_rows).encode()
     outcomes: list[tuple[str, int]] = []
     stop = threading.Event()

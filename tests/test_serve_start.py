@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import re
 import signal
@@ -129,3 +130,17 @@ def test_killed_worker_is_replaced(tmp_path):
         assert server.invoke("1,2,3,4,5", "text/csv").status_code == 200
     finally:
         assert server.stop() == 0
+
+
+def test_default_workers_follow_affinity_and_cgroup_quota(tmp_path):
+    from xgb_container.serving import usable_cpus
+
+    affinity = len(os.sched_getaffinity(0))
+    quota = tmp_path / "cpu.max"
+    quota.write_text("max 100000\n")
+    assert usable_cpus(quota) == affinity
+    quota.write_text("50000 100000\n")
+    assert usable_cpus(quota) == 1
+    quota.write_text(f"{affinity * 200000} 100000\n")
+    assert usable_cpus(quota) == affinity
+    assert usable_cpus(tmp_path / "absent") == affinity

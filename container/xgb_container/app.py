@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, NotAcceptable, RequestEntityTooLarge
@@ -29,9 +30,10 @@ class Settings:
     workers: int = 1
     batch: bool = False
     output: str | None = None
+    registry: str | None = None  # the multi-model endpoint's shared folder, when enabled
 
     @classmethod
-    def from_env(cls, workers: int) -> Settings:
+    def from_env(cls, workers: int, registry: str | None = None) -> Settings:
         raw = os.environ.get("SAGEMAKER_MAX_PAYLOAD_IN_MB", "6")
         try:
             max_payload_mb = float(raw)
@@ -44,6 +46,7 @@ class Settings:
             workers=workers,
             batch=os.environ.get("SAGEMAKER_BATCH", "").lower() == "true",
             output=os.environ.get("SAGEMAKER_INFERENCE_OUTPUT") or None,
+            registry=registry,
         )
 
 
@@ -99,12 +102,50 @@ def _drain() -> None:
         left -= len(chunk)
 
 
-def create_app(model: Model, settings: Settings) -> Flask:
-    """The WSGI app serving ``model``."""
+@dataclass(frozen=True)
+class Served:
+    """A loaded model with what answering for it needs."""
+
+    model: Model
+    features: codecs.Features
+    fields: tuple[str, ...]
+
+    @classmethod
+    def load(cls, model_dir: Path, settings: Settings) -> Served:
+        model = Model.load(model_dir)
+        return cls(model, codecs.Features(model.meta), output_fields(settings.output, model))
+
+
+def answer(served: Served, settings: Settings) -> Response:
+    """Predictions for the current request's body, as its headers ask."""
+    model = served.model
+    body = request.get_data(cache=False)
+    content_type = request.headers.get("Content-Type")
+    accept = _accept(request.headers.get("Accept"), content_type or codecs.CSV)
+    raw_attributes = request.headers.get(CUSTOM_ATTRIBUTES)
+    attributes = custom_attributes(raw_attributes)
+    fields = output_fields(attributes["output"], model) if "output" in attributes else served.fields
+    X = codecs.decode(body, content_type, served.features)
+    out = model.predict(X, fields)
+    explain = request.headers.get(EXPLANATIONS, attributes.get("explain"))
+    explanations = None
+    if explain is not None and explain.strip().lower() not in FALSE:
+        predicted = out["probabilities"].argmax(axis=1) if model.kind == "multiclass" else None
+        contributions = model.contributions(X, predicted)
+        explanations = codecs.explain(contributions, served.features.names)
+    if settings.batch and accept == codecs.JSON:
+        accept = codecs.JSONLINES  # batch transform joins answers line by line
+    payload = codecs.encode(out, fields, len(X), accept, explanations)
+    response = Response(payload, mimetype=accept)
+    if raw_attributes is not None:
+        response.headers[CUSTOM_ATTRIBUTES] = raw_attributes
+    return response
+
+
+def create_app(served: Served | None, settings: Settings) -> Flask:
+    """The WSGI app serving one model at ``/invocations``, or many (multi-model endpoint)."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = int(settings.max_payload_mb * 1024 * 1024)
-    features = codecs.Features(model.meta)
-    default_fields = output_fields(settings.output, model)
 
     @app.get("/ping")
     def ping() -> Response:
@@ -119,29 +160,14 @@ def create_app(model: Model, settings: Settings) -> Flask:
             "MaxPayloadInMB": payload,
         }
 
-    @app.post("/invocations")
-    def invocations() -> Response:
-        body = request.get_data(cache=False)
-        content_type = request.headers.get("Content-Type")
-        accept = _accept(request.headers.get("Accept"), content_type or codecs.CSV)
-        raw_attributes = request.headers.get(CUSTOM_ATTRIBUTES)
-        attributes = custom_attributes(raw_attributes)
-        fields = output_fields(attributes["output"], model) if "output" in attributes else None
-        X = codecs.decode(body, content_type, features)
-        out = model.predict(X, fields or default_fields)
-        explain = request.headers.get(EXPLANATIONS, attributes.get("explain"))
-        explanations = None
-        if explain is not None and explain.strip().lower() not in FALSE:
-            predicted = out["probabilities"].argmax(axis=1) if model.kind == "multiclass" else None
-            contributions = model.contributions(X, predicted)
-            explanations = codecs.explain(contributions, features.names)
-        if settings.batch and accept == codecs.JSON:
-            accept = codecs.JSONLINES  # batch transform joins answers line by line
-        payload = codecs.encode(out, fields or default_fields, len(X), accept, explanations)
-        response = Response(payload, mimetype=accept)
-        if raw_attributes is not None:
-            response.headers[CUSTOM_ATTRIBUTES] = raw_attributes
-        return response
+    if served is not None:
+        app.add_url_rule(
+            "/invocations", "invocations", lambda: answer(served, settings), methods=["POST"]
+        )
+    if settings.registry:
+        from .multimodel import add_routes
+
+        add_routes(app, settings)
 
     @app.errorhandler(codecs.UnsupportedType)
     def unsupported(exc: UserError) -> Response:

@@ -36,7 +36,11 @@ ALIASES = {
 }
 CONTENT_TYPES = (CSV, JSON, JSONLINES, LIBSVM, PARQUET)
 ACCEPT_TYPES = (CSV, JSON, JSONLINES)
-MISSING = frozenset({"", "nan", "NaN", "NA", "N/A", "null", "None"})
+# Text that training (pandas.read_csv's default NA values) reads as a missing value.
+MISSING = frozenset(
+    {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN"}
+    | {"<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
+)
 
 
 class UnsupportedType(UserError):
@@ -77,10 +81,11 @@ class Features:
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
             return codes.get(str(value).strip(), math.nan)
-        if isinstance(value, int | float) and not isinstance(value, bool | complex):
-            return float(value)
-        if isinstance(value, bool):
-            return float(value)
+        if isinstance(value, int | float):  # bool is an int
+            try:
+                return float(value)
+            except OverflowError:
+                return math.inf  # refused with the other infinite values
         if isinstance(value, str):
             try:
                 return float(value)
@@ -172,10 +177,12 @@ def decode_csv(body: bytes, options: dict[str, str], features: Features) -> np.n
         X = _numeric_csv(lines, features)
         if X is not None:
             return X
-    rows = list(csv.reader(lines, skipinitialspace=True))
-    if options.get("header") == "present" or (
-        options.get("header") != "absent" and _is_header(rows[0], features)
-    ):
+    reader = csv.reader(lines, skipinitialspace=True)
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise UserError(f"line {reader.line_num}: cannot read CSV: {exc}") from None
+    if header == "present" or (header != "absent" and _is_header(rows[0], features)):
         return _header_csv(rows, features)
     return features.matrix(rows, "line")
 
@@ -205,7 +212,7 @@ def _json_rows(rows: object, features: Features, where: str) -> np.ndarray:
     if not features.codes and all(isinstance(r, list) for r in rows):
         try:
             X = np.array(rows, dtype=np.float32)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             X = None
         if X is not None and X.ndim == 2 and X.shape[1] == features.count:
             return X
@@ -225,6 +232,10 @@ def decode_json(body: bytes, features: Features) -> np.ndarray:
         if exc.msg == "Extra data":
             return decode_jsonlines(body, features)
         raise UserError(f"line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise UserError("the JSON body is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise UserError(f"invalid JSON: {exc}") from None
     if isinstance(doc, dict):
         if "instances" not in doc:
             raise UserError('a JSON object body needs the key "instances"')
@@ -242,6 +253,10 @@ def decode_jsonlines(body: bytes, features: Features) -> np.ndarray:
             rows.append(json.loads(line))
         except json.JSONDecodeError as exc:
             raise UserError(f"line {i + 1}, column {exc.colno}: invalid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise UserError(f"line {i + 1}: the JSON value is nested too deeply") from None
+        except ValueError as exc:
+            raise UserError(f"line {i + 1}: invalid JSON: {exc}") from None
     return _json_rows(rows, features, "line")
 
 
