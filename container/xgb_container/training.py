@@ -10,6 +10,7 @@ import numpy as np
 import xgboost as xgb
 
 from . import data, hyperparameters
+from .distributed import Cluster
 from .errors import UserError
 from .metadata import ModelMetadata
 from .outputs import remove_partials, write_atomic, write_text_atomic
@@ -20,8 +21,10 @@ log = logging.getLogger(__name__)
 BINARY_OBJECTIVES = ("binary:logistic", "binary:logitraw", "binary:hinge")
 
 
-def load_channels(layout: Layout, hp: hyperparameters.Hyperparameters) -> dict[str, data.Dataset]:
-    """Read train (required), validation and test (optional) channels."""
+def load_channels(
+    layout: Layout, hp: hyperparameters.Hyperparameters, empty_train_ok: bool = False
+) -> dict[str, data.Dataset]:
+    """Read train (required unless ``empty_train_ok``), validation and test channels."""
     config = layout.input_data_config()
     channels: dict[str, data.Dataset] = {}
     schema = None
@@ -38,7 +41,7 @@ def load_channels(layout: Layout, hp: hyperparameters.Hyperparameters) -> dict[s
             schema=schema,
         )
         if dataset is None:
-            if name == "train":
+            if name == "train" and not empty_train_ok:
                 state = "is empty" if folder.exists() else "is missing"
                 raise UserError(f"the train channel {folder} {state}: it needs at least one row")
             continue
@@ -80,13 +83,28 @@ def to_dmatrix(dataset: data.Dataset) -> xgb.DMatrix:
     )
 
 
-def train(layout: Layout) -> xgb.Booster:
-    """Run one training job against ``layout``."""
+def train(layout: Layout) -> xgb.Booster | None:
+    """Run one training job against ``layout``; None when this host had no rows to train on."""
     hp = hyperparameters.parse(layout.hyperparameters())
-    channels = load_channels(layout, hp)
+    cluster = Cluster.from_layout(layout)
+    try:
+        channels = load_channels(layout, hp, empty_train_ok=len(cluster.hosts) > 1)
+        channels = cluster.join(channels, layout.input_data_config())
+        if channels is None:
+            return None
+        with cluster.collective():
+            return _train(layout, hp, cluster, channels)
+    finally:
+        cluster.close()
+
+
+def _train(
+    layout: Layout, hp: hyperparameters.Hyperparameters, cluster: Cluster, channels: dict
+) -> xgb.Booster:
     params = dict(hp.params)
     check_labels(params, channels["train"].y)
-    resolve_auto(params, channels["train"].y)
+    if params.get("scale_pos_weight") == "auto":
+        resolve_auto(params, cluster.gather(channels["train"].y))
     matrices = {name: to_dmatrix(ds) for name, ds in channels.items()}
     evals = [(matrices[n], n) for n in ("train", "validation") if n in matrices]
     early = hp.early_stopping_rounds if "validation" in matrices else None
@@ -103,7 +121,16 @@ def train(layout: Layout) -> xgb.Booster:
         raise UserError(f"XGBoost refused the job: {str(exc).splitlines()[0]}") from None
     if early and booster.best_iteration is not None:
         booster = booster[: booster.best_iteration + 1]
-    save_model(layout, booster, channels["train"].schema, params)
+    # Evaluation sees every host's rows: gathered here, used by the coordinator.
+    evaluated = {
+        n: cluster.gather_dataset(channels[n]) for n in ("validation", "test") if n in channels
+    }
+    if cluster.is_coordinator:
+        for name, dataset in evaluated.items():
+            log.info(
+                "%s: %d rows from %d host(s) for evaluation", name, dataset.num_rows, cluster.world
+            )
+        save_model(layout, booster, channels["train"].schema, params)
     return booster
 
 
