@@ -114,6 +114,18 @@ def slice_rows(dataset: Dataset, index: int, count: int) -> Dataset | None:
     return replace(dataset, X=dataset.X[rows], y=dataset.y[rows], weight=weight)
 
 
+def empty_like(dataset: Dataset) -> Dataset:
+    """No rows, the same columns: a channel this host lacks but others have."""
+    width = dataset.X.shape[1]
+    X = (
+        sp.csr_matrix((0, width), dtype=np.float32)
+        if sp.issparse(dataset.X)
+        else np.empty((0, width), np.float32)
+    )
+    weight = None if dataset.weight is None else np.empty(0, np.float32)
+    return replace(dataset, X=X, y=np.empty(0, np.float32), weight=weight)
+
+
 def merge_schemas(schemas: list[Schema]) -> Schema:
     """One schema for all hosts: categories and text classes are the union, sorted."""
     first = schemas[0]
@@ -232,6 +244,7 @@ class Cluster:
             "host": self.current,
             "rows": 0 if train is None else train.num_rows,
             "schema": None if train is None else asdict(train.schema),
+            "channels": sorted(n for n in channels if n != "train"),
         }
         reports = rollcall.report(self.addresses[self.hosts[0]], s.port, message, s.timeout)
         self.participants = [r["host"] for r in reports if r["rows"] > 0]
@@ -243,14 +256,15 @@ class Cluster:
             log.info("%s has no training rows: it leaves the training", self.current)
             return None
         schema = merge_schemas([_schema_from(r["schema"]) for r in reports if r["rows"] > 0])
+        # Every participant must build the same matrices (XGBoost syncs each one), so a
+        # channel that any participant has exists everywhere, empty where it has no rows.
+        names = sorted({n for r in reports if r["rows"] > 0 for n in r["channels"]})
         out = {"train": apply_schema(train, schema)}
-        for name, dataset in channels.items():
-            if name == "train":
-                continue
-            if name in replicated:
+        for name in names:
+            dataset = channels.get(name)
+            if dataset is not None and name in replicated:
                 dataset = slice_rows(dataset, self.rank, self.world)
-            if dataset is not None:
-                out[name] = apply_schema(dataset, schema)
+            out[name] = apply_schema(dataset or empty_like(out["train"]), schema)
         if self.is_coordinator and self.distributed:
             self._start_tracker()
         return out
