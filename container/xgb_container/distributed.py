@@ -327,10 +327,12 @@ class Cluster:
         failed = self._failed_at is not None
         if self._active:
             self._active = False
-            try:
-                collective.finalize()
-            except xgb.core.XGBoostError:
-                failed = True
+            # After a failure, finalizing would retry the (maybe unreachable) tracker: skip it.
+            if not failed:
+                try:
+                    collective.finalize()
+                except xgb.core.XGBoostError:
+                    failed = True
         tracker, self._tracker = self._tracker, None
         if tracker is not None:
             try:
