@@ -141,7 +141,13 @@ def merge_schemas(schemas: list[Schema]) -> Schema:
     }
     classes = first.classes
     if classes is not None and any(s.classes != classes for s in schemas):
-        classes = sorted(set().union(*(s.classes or [] for s in schemas)))
+        positives = {s.classes[-1] for s in schemas if s.classes and len(s.classes) == 2}
+        if len(positives) == 1 and all(s.classes and len(s.classes) == 2 for s in schemas):
+            # positive_label: codes stay 0/1, only the name of the negative class differs.
+            positive = positives.pop()
+            classes = [f"not {positive}", positive]
+        else:
+            classes = sorted(set().union(*(s.classes or [] for s in schemas)))
     return replace(first, categories=categories, classes=classes)
 
 
