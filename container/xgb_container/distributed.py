@@ -309,16 +309,18 @@ class Cluster:
         When the body fails because a peer is gone (or XGBoost's communication broke),
         the error becomes a ``UserError`` naming the hosts that no longer answer.
         """
+        started, cpu = time.monotonic(), time.process_time()
         if not self.distributed:
             yield
+            self._log_phase(started, cpu)
             return
-        started = time.monotonic()
         try:
             collective.init(**self.worker_args())
             self._active = True
             if collective.get_rank() != self.rank:
                 raise UserError(f"tracker gave rank {collective.get_rank()}, expected {self.rank}")
             yield
+            self._log_phase(started, cpu)
         except Exception as exc:
             self._failed_at = time.monotonic()
             lost = self._lost_peers()
@@ -328,6 +330,17 @@ class Cluster:
             raise
         finally:
             self._finish()
+
+    def _log_phase(self, started: float, cpu: float) -> None:
+        wall, cpu = time.monotonic() - started, time.process_time() - cpu
+        log.info(
+            "training phase on %s (rank %d of %d): %.2f s wall, %.2f s CPU",
+            self.current,
+            self.rank,
+            self.world,
+            wall,
+            cpu,
+        )
 
     def _finish(self) -> None:
         failed = self._failed_at is not None
