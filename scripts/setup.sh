@@ -31,7 +31,7 @@ fi
 
 # Debian tools used by tests and benchmarks (installed only where missing).
 need=()
-for tool in ip:iproute2; do
+for tool in ip:iproute2 mmdebstrap:mmdebstrap curl:curl; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -431,8 +431,35 @@ class Cluster:
         weight = None if dataset.weight is None else self.gather(dataset.weight)
         return replace(dataset, X=X, y=self.gather(dataset.y), weight=weight)
 
-    def broadcast(self, payload: bytes | None) -> bytes | None:
-        """The coordinator's bytes on every participant (e.g. a checkpoint to resume from)."""
+    def share_booster(self, booster: xgb.Booster | None) -> xgb.Booster | None:
+        """The coordinator's booster (e.g. its newest checkpoint) on every participant."""
         if not self.distributed:
-            return payload
-        return collective.broadcast([payload] if self.rank == 0 else None, 0)[0]
+            return booster
+        mine = None
+        if self.rank == 0 and booster is not None:
+            mine = (bytes(booster.save_raw("ubj")), booster.save_config())
+        shared = collective.broadcast([mine] if self.rank == 0 else None, 0)[0]
+        if shared is None or self.rank == 0:
+            return booster
+        copy = xgb.Booster()
+        copy.load_model(bytearray(shared[0]))
+        copy.load_config(shared[1])
+        return copy
+
+    def agreed_stop(self, callback: Any) -> xgb.callback.TrainingCallback:
+        """``callback`` (one with a ``requested`` flag, like SIGTERM's), honoured by all
+        participants in the same round as soon as any one of them has it set."""
+        return callback if not self.distributed else _AgreedStop(self, callback)
+
+
+class _AgreedStop(xgb.callback.TrainingCallback):
+    def __init__(self, cluster: Cluster, callback: Any) -> None:
+        super().__init__()
+        self.cluster = cluster
+        self.callback = callback
+
+    def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: dict) -> bool:
+        flag = np.array([1.0 if self.callback.requested else 0.0])
+        if self.cluster.allreduce_sum(flag)[0] > 0:
+            self.callback.requested = True
+        return bool(self.callback.requested)

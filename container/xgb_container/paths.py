@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import UserError
+
 DEFAULT_BASE_DIR = "/opt/ml"
 MODEL_FILE = "xgboost-model"
 METADATA_FILE = "metadata.json"
@@ -67,8 +69,11 @@ class Layout:
         path = self.config_dir / f"{name}.json"
         if not path.exists():
             return default
-        with path.open(encoding="utf-8") as f:
-            return json.load(f)
+        try:
+            with path.open(encoding="utf-8") as f:
+                return json.load(f)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise UserError(f"{path} is not valid JSON: {exc}") from None
 
     def hyperparameters(self) -> dict[str, str]:
         return self.config("hyperparameters", {}) or {}

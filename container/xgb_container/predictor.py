@@ -1,0 +1,192 @@
+"""The model at serving time: load and check it, then turn feature rows into predictions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import xgboost as xgb
+
+from .errors import UserError
+from .metadata import ModelMetadata
+from .paths import METADATA_FILE, MODEL_FILE
+
+BINARY = ("binary:logistic", "binary:logitraw", "binary:hinge")
+MULTICLASS = ("multi:softprob", "multi:softmax")
+
+# What a row can return, by kind of model; the first entry is the default.
+OUTPUTS = {
+    "binary": (
+        "probability",
+        "predicted_label",
+        "probabilities",
+        "labels",
+        "raw_score",
+        "predicted_score",
+    ),
+    "multiclass": ("probabilities", "predicted_label", "probability", "labels", "raw_scores"),
+    "regression": ("predicted_score", "raw_score"),
+}
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _is_pickle(raw: bytes) -> bool:
+    """Python pickles (and joblib files) start with the PROTO opcode, 0x80, then 2 to 5."""
+    return len(raw) > 1 and raw[0] == 0x80 and 2 <= raw[1] <= 5
+
+
+def read_booster(path: Path) -> xgb.Booster:
+    """An XGBoost model in XGBoost's own format (UBJSON or JSON); never a pickle."""
+    raw = path.read_bytes()
+    if not raw:
+        raise UserError(f"model file {path} is empty")
+    if _is_pickle(raw):
+        raise UserError(
+            f"model file {path} is a Python pickle, which this container refuses to load "
+            "(unpickling runs code); save it with booster.save_model('xgboost-model.ubj') "
+            "and rename it to xgboost-model"
+        )
+    booster = xgb.Booster(params={"nthread": 1})
+    try:
+        booster.load_model(bytearray(raw))
+    except xgb.core.XGBoostError as exc:
+        raise UserError(f"model file {path} is not an XGBoost model: {_first_line(exc)}") from None
+    return booster
+
+
+def metadata_from_booster(booster: xgb.Booster) -> ModelMetadata:
+    """Metadata for a model trained elsewhere (no metadata.json): read from the model itself."""
+    learner = json.loads(booster.save_config())["learner"]
+    n = booster.num_features()
+    return ModelMetadata(
+        feature_names=list(booster.feature_names or [f"f{i}" for i in range(n)]),
+        feature_types=list(booster.feature_types or ["q"] * n),
+        objective=learner["objective"]["name"],
+        input_format="csv",
+        xgboost_version=xgb.__version__,
+        num_class=int(learner["learner_model_param"].get("num_class", 0)),
+    )
+
+
+def check_metadata(meta: ModelMetadata, booster: xgb.Booster, where: Path) -> None:
+    """Refuse metadata that does not describe ``booster``."""
+    n = booster.num_features()
+    if meta.num_features != n:
+        raise UserError(f"{where}: lists {meta.num_features} features but the model has {n}")
+    if len(meta.feature_types) != n or set(meta.feature_types) - {"q", "c"}:
+        raise UserError(f"{where}: feature_types must hold one 'q' or 'c' per feature")
+    missing = [
+        name
+        for name, kind in zip(meta.feature_names, meta.feature_types, strict=True)
+        if kind == "c" and name not in meta.categories
+    ]
+    if missing:
+        raise UserError(f"{where}: categorical features {missing} have no categories")
+
+
+class Model:
+    """A Booster with its metadata, predicting with one thread."""
+
+    def __init__(self, booster: xgb.Booster, meta: ModelMetadata) -> None:
+        self.booster = booster
+        self.meta = meta
+        learner = json.loads(booster.save_config())["learner"]
+        self.objective = learner["objective"]["name"]
+        if self.objective in BINARY:
+            self.kind = "binary"
+        elif self.objective in MULTICLASS:
+            self.kind = "multiclass"
+        else:
+            self.kind = "regression"
+        self.num_class = int(learner["learner_model_param"].get("num_class", 0) or 0)
+        count = 2 if self.kind == "binary" else self.num_class
+        self.classes: list = list(meta.classes) if meta.classes else list(range(count))
+        rounds = booster.num_boosted_rounds()
+        best = meta.best_iteration
+        self.iteration_range = (0, best + 1) if best is not None and best + 1 < rounds else (0, 0)
+
+    @classmethod
+    def load(cls, model_dir: Path) -> Model:
+        """Load and check ``model_dir``; every problem is a ``UserError`` naming it."""
+        if not model_dir.is_dir():
+            raise UserError(f"model folder {model_dir} does not exist")
+        model_file = model_dir / MODEL_FILE
+        if not model_file.is_file():
+            found = sorted(p.name for p in model_dir.iterdir())
+            state = f"it holds {found}" if found else "it is empty"
+            raise UserError(f"model folder {model_dir} has no {MODEL_FILE} ({state})")
+        booster = read_booster(model_file)
+        meta_file = model_dir / METADATA_FILE
+        if meta_file.exists():
+            meta = ModelMetadata.load(meta_file)
+            check_metadata(meta, booster, meta_file)
+        else:
+            meta = metadata_from_booster(booster)
+        booster.set_param({"nthread": 1})
+        return cls(booster, meta)
+
+    def _values(self, X: np.ndarray, kind: str = "value") -> np.ndarray:
+        return self.booster.inplace_predict(
+            X, predict_type=kind, iteration_range=self.iteration_range, validate_features=False
+        )
+
+    def predict(self, X: np.ndarray, fields: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """The requested output ``fields`` for each row of ``X`` (float32, one column per feature).
+
+        Per-row outputs are arrays of ``len(X)`` (or ``len(X) x classes``); ``labels`` is the
+        list of class names, the same for every row.
+        """
+        value = self._values(X)
+        out: dict[str, np.ndarray] = {}
+        margin = None
+        if "raw_score" in fields or "raw_scores" in fields or self.objective == "multi:softmax":
+            margin = self._values(X, "margin")
+            out["raw_score" if self.kind != "multiclass" else "raw_scores"] = margin
+        if self.kind == "regression":
+            out["predicted_score"] = value
+            return out
+        if self.kind == "binary":
+            prob = 1.0 / (1.0 + np.exp(-value)) if self.objective == "binary:logitraw" else value
+            out["predicted_score"] = value
+            out["probability"] = prob
+            positive = prob >= self.meta.threshold
+            out["probabilities"] = np.column_stack([1.0 - prob, prob])
+        else:
+            if self.objective == "multi:softmax":
+                shifted = np.exp(margin - margin.max(axis=1, keepdims=True))
+                probs = shifted / shifted.sum(axis=1, keepdims=True)
+            else:
+                probs = value.reshape(len(X), -1)
+            out["probabilities"] = probs
+            positive = probs.argmax(axis=1)
+            out["probability"] = probs.max(axis=1)
+        if "predicted_label" in fields:
+            names = np.array(self.classes, dtype=object)
+            out["predicted_label"] = names[positive.astype(np.intp)]
+        out["labels"] = np.array(self.classes, dtype=object)
+        return out
+
+    def contributions(self, X: np.ndarray, predicted: np.ndarray | None = None) -> np.ndarray:
+        """SHAP values, one row per input row: one column per feature, then the bias.
+
+        For a multi-class model, the values of the class each row is assigned (``predicted``).
+        """
+        matrix = xgb.DMatrix(
+            X,
+            feature_names=self.meta.feature_names,
+            feature_types=self.meta.feature_types,
+            enable_categorical=True,
+            nthread=1,
+        )
+        values = self.booster.predict(
+            matrix, pred_contribs=True, iteration_range=self.iteration_range
+        )
+        if values.ndim == 3:
+            rows = np.arange(len(X))
+            values = values[rows, predicted if predicted is not None else 0]
+        return values

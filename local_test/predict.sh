@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Score applicants with the served model: one probability of default per line.
+#   local_test/predict.sh [PAYLOAD [CONTENT_TYPE]]
+# Default payload: local_test/payload.csv, five German Credit applicants of the test split
+# (no header, no label; text/csv). PORT as for serve_local.sh (default 8080).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+payload=${1:-local_test/payload.csv}
+content_type=${2:-text/csv}
+port=${PORT:-8080}
+
+curl --silent --show-error --fail-with-body --max-time 60 \
+    -H "Content-Type: $content_type" -H "Accept: text/csv" \
+    --data-binary "@$payload" "http://127.0.0.1:$port/invocations"
