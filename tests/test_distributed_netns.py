@@ -62,6 +62,7 @@ def test_two_hosts_sharded_header_csv_agree_on_categories(tmp_path):
     assert "train rows algo-1=400, algo-2=400" in one.log
     assert "validation: 200 rows from 2 host(s)" in one.log
     assert re.search(r"\[29\]\ttrain-auc:\S+\tvalidation-auc:\S+", one.log)
+    assert not (two.job.base / "output" / "data").exists()
     meta = ModelMetadata.load(one.job.model_dir / "metadata.json")
     assert meta.categories["purpose"] == sorted(set(train["purpose"]))
     # The model reads the whole validation set through the merged categories.
@@ -86,7 +87,9 @@ def test_two_hosts_sharded_header_csv_agree_on_categories(tmp_path):
         feature_types=meta.feature_types,
         enable_categorical=True,
     )
-    assert roc_auc_score(full.y, booster.predict(dm)) > 0.72
+    full_auc = roc_auc_score(full.y, booster.predict(dm))
+    assert full_auc > 0.72
+    assert one.job.evaluation("validation")["roc_auc"] == pytest.approx(full_auc, abs=1e-6)
 
 
 def test_three_hosts_replicated_take_disjoint_rows(tmp_path):
@@ -184,3 +187,50 @@ def test_cut_off_host_is_detected_by_the_timeout(tmp_path):
     reason = cluster["algo-1"].job.failure.splitlines()[0]
     assert "algo-2 lost" in reason and "timeout 8 s" in reason
     assert "algo-1 lost" in cluster["algo-2"].job.failure.splitlines()[0]
+
+
+def _predictions(model_file, rows: np.ndarray) -> np.ndarray:
+    booster = xgb.Booster(model_file=str(model_file))
+    return booster.predict(xgb.DMatrix(rows[:, 1:], feature_names=booster.feature_names))
+
+
+def _resumable_job(root, rounds: int) -> Hosts:
+    cluster = Hosts(root, 2)
+    rows = synthetic(2400, seed=9)
+    for i, host in enumerate(cluster.hosts):
+        write_csv(cluster.channel(host.name, "train") / "t.csv", rows[i::2])
+        host.job.write_config("checkpointconfig", {"LocalPath": str(host.job.base / "checkpoints")})
+    cluster.hyperparameters(num_round=rounds, checkpoint_frequency=10, **HYPER)
+    return cluster
+
+
+def test_sigterm_to_all_hosts_then_resume_matches_an_uninterrupted_run(tmp_path):
+    rounds = 1200
+    whole = _resumable_job(tmp_path / "whole", rounds)
+    with Network(2) as net:
+        whole.start(net)
+        assert set(whole.wait().values()) == {0}, whole["algo-1"].log
+    cut = _resumable_job(tmp_path / "cut", rounds)
+    with Network(2) as net:
+        cut.start(net)
+        cut.wait_for_log("algo-1", r"\[40\]\ttrain-auc")
+        for host in cut.hosts:
+            host.process.send_signal(signal.SIGTERM)
+        codes = cut.wait()
+    assert codes == {"algo-1": 143, "algo-2": 143}, cut["algo-1"].log + cut["algo-2"].log
+    one = cut["algo-1"]
+    meta = ModelMetadata.load(one.job.model_dir / "metadata.json")
+    assert meta.extra["stopped_by_sigterm"] and 40 <= meta.extra["num_boosted_rounds"] < rounds
+    assert list((one.job.base / "checkpoints").iterdir())
+    assert not (cut["algo-2"].job.base / "checkpoints").exists()
+    assert not cut["algo-2"].wrote_model_dir()
+    with Network(2) as net:  # the same job started again: it resumes on both hosts
+        cut.start(net)
+        assert set(cut.wait().values()) == {0}, cut["algo-1"].log + cut["algo-2"].log
+    assert "Resuming from checkpoint" in one.log
+    rows = synthetic(500, seed=10)
+    resumed, uninterrupted = (
+        _predictions(one.model, rows),
+        _predictions(whole["algo-1"].model, rows),
+    )
+    np.testing.assert_array_equal(resumed, uninterrupted)

@@ -19,7 +19,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -223,13 +223,18 @@ class Cluster:
     # -- joining --------------------------------------------------------------
 
     def join(
-        self, channels: dict[str, Dataset], input_config: dict[str, dict[str, Any]]
+        self,
+        channels: dict[str, Dataset],
+        input_config: dict[str, dict[str, Any]],
+        reload: Callable[[Schema], dict[str, Dataset]] | None = None,
     ) -> dict[str, Dataset] | None:
         """Agree with the other hosts on who trains; this host's share of each channel.
 
         ``input_config`` is inputdataconfig.json: a channel without S3DistributionType is
-        FullyReplicated (SageMaker's default). Returns None when this host has no training
-        rows and leaves.
+        FullyReplicated (SageMaker's default). When the hosts' schemas differ (each learnt
+        categories from its own shard), ``reload`` reads the channels again with the
+        agreed one; without it, codes are translated (values this host's train shard
+        lacked stay missing). Returns None when this host has no training rows and leaves.
         """
         if len(self.hosts) == 1:
             return channels
@@ -262,6 +267,13 @@ class Cluster:
             log.info("%s has no training rows: it leaves the training", self.current)
             return None
         schema = merge_schemas([_schema_from(r["schema"]) for r in reports if r["rows"] > 0])
+        if reload is not None and schema != train.schema:
+            log.info("hosts read different categories: reading the channels again with the union")
+            channels = reload(schema)
+            train = channels["train"]
+            if "train" in replicated:
+                train = slice_rows(train, self.hosts.index(self.current), len(self.hosts))
+            assert train is not None
         # Every participant must build the same matrices (XGBoost syncs each one), so a
         # channel that any participant has exists everywhere, empty where it has no rows.
         names = sorted({n for r in reports if r["rows"] > 0 for n in r["channels"]})

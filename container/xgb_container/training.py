@@ -38,12 +38,17 @@ class Result:
 
 
 def load_channels(
-    layout: Layout, hp: Hyperparameters, empty_train_ok: bool = False
+    layout: Layout,
+    hp: Hyperparameters,
+    empty_train_ok: bool = False,
+    schema: data.Schema | None = None,
 ) -> dict[str, data.Dataset]:
-    """Read train (required unless ``empty_train_ok``), validation and test channels."""
+    """Read train (required unless ``empty_train_ok``), validation and test channels.
+
+    ``schema`` (agreed by several hosts) is imposed on every channel, train included.
+    """
     config = layout.input_data_config()
     channels: dict[str, data.Dataset] = {}
-    schema = None
     for name in CHANNELS:
         folder = layout.channel_dir(name)
         if name != "train" and not folder.exists():
@@ -268,7 +273,11 @@ def train(layout: Layout, termination: Termination | None = None) -> xgb.Booster
     cluster = Cluster.from_layout(layout)
     try:
         channels = load_channels(layout, hp, empty_train_ok=len(cluster.hosts) > 1)
-        joined = cluster.join(channels, layout.input_data_config())
+        joined = cluster.join(
+            channels,
+            layout.input_data_config(),
+            reload=lambda schema: load_channels(layout, hp, True, schema),
+        )
         if joined is None:
             return None
         return _train(layout, hp, joined, termination, cluster)
