@@ -249,15 +249,20 @@ class Cluster:
         s = self.settings
         self.addresses = {h: resolve(h, s.resolve_timeout) for h in self.hosts}
         self._listener = rollcall.listen(s.port)
+        server = None
         if self.current == self.hosts[0]:
-            rollcall.Server(self._listener, self.hosts, s.timeout)
+            server = rollcall.Server(self._listener, self.hosts, s.timeout)
         message = {
             "host": self.current,
             "rows": 0 if train is None else train.num_rows,
             "schema": None if train is None else asdict(train.schema),
             "channels": sorted(n for n in channels if n != "train"),
         }
-        reports = rollcall.report(self.addresses[self.hosts[0]], s.port, message, s.timeout)
+        try:
+            reports = rollcall.report(self.addresses[self.hosts[0]], s.port, message, s.timeout)
+        finally:
+            if server is not None:
+                server.thread.join()  # every host has its answer before this one moves on
         self.participants = [r["host"] for r in reports if r["rows"] > 0]
         if not self.participants:
             raise UserError(f"no host has training rows (hosts: {', '.join(self.hosts)})")
@@ -386,7 +391,7 @@ class Cluster:
 
     def _lost_reason(self, exc: BaseException, lost: list[str], elapsed: float) -> str:
         text = str(exc.__context__ if isinstance(exc, UserError) and exc.__context__ else exc)
-        lines = [ln.strip("- ") for ln in text.splitlines() if ln.startswith("- [")]
+        lines = [ln.split("]: ", 1)[-1] for ln in text.splitlines() if ln.startswith("- [")]
         detail = lines[-1] if lines else text.splitlines()[0] if text else type(exc).__name__
         who = f"host(s) {', '.join(lost)} lost" if lost else "a peer failed"
         return (
