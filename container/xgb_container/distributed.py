@@ -262,7 +262,8 @@ class Cluster:
             reports = rollcall.report(self.addresses[self.hosts[0]], s.port, message, s.timeout)
         finally:
             if server is not None:
-                server.thread.join()  # every host has its answer before this one moves on
+                # Every host has its answer before this one moves on (or leaves).
+                server.thread.join(timeout=30)
         self.participants = [r["host"] for r in reports if r["rows"] > 0]
         if not self.participants:
             raise UserError(f"no host has training rows (hosts: {', '.join(self.hosts)})")
