@@ -29,9 +29,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "$want" >"$stamp"
 fi
 
-# Debian tools used by tests and benchmarks (installed only where missing).
+# Debian tools used by tests and benchmarks (installed only where missing); mmdebstrap builds
+# the local base image where python:3.13-slim cannot be pulled, curl serves local_test/predict.sh.
 need=()
-for tool in ip:iproute2 mmdebstrap:mmdebstrap curl:curl; do
+for tool in ip:iproute2 wrk:wrk mmdebstrap:mmdebstrap curl:curl; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then

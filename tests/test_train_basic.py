@@ -13,7 +13,9 @@ def test_german_credit_trains_a_useful_model(german_job):
     done = german_job.train()
     assert done.returncode == 0, done.stderr
     assert "validation-auc" in done.stdout
-    booster = xgb.Booster(model_file=str(german_job.model_dir / "xgboost-model"))
+    booster = xgb.Booster(
+        model_file=bytearray((german_job.model_dir / "xgboost-model").read_bytes())
+    )
     meta = ModelMetadata.load(german_job.model_dir / "metadata.json")
     assert meta.classes == ["good", "bad"]
     assert meta.input_format == "csv-header"

@@ -32,6 +32,8 @@ def probabilities(booster: xgb.Booster, matrix: xgb.DMatrix, objective: str) -> 
 
 def f1_best_threshold(y: np.ndarray, scores: np.ndarray) -> float:
     """The score threshold with the highest F1 (``score >= threshold`` is positive)."""
+    if len(np.unique(y)) < 2:
+        return 0.5
     precision, recall, thresholds = metrics.precision_recall_curve(y, scores)
     if thresholds.size == 0:
         return 0.5

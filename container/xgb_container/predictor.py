@@ -106,6 +106,7 @@ class Model:
         self.num_class = int(learner["learner_model_param"].get("num_class", 0) or 0)
         count = 2 if self.kind == "binary" else self.num_class
         self.classes: list = list(meta.classes) if meta.classes else list(range(count))
+        self.labels = np.array(self.classes, dtype=object)
         rounds = booster.num_boosted_rounds()
         best = meta.best_iteration
         self.iteration_range = (0, best + 1) if best is not None and best + 1 < rounds else (0, 0)
@@ -142,6 +143,8 @@ class Model:
         list of class names, the same for every row.
         """
         value = self._values(X)
+        if fields == ("probability",) and self.objective == "binary:logistic":
+            return {"probability": value}  # the common case, without extra work
         out: dict[str, np.ndarray] = {}
         margin = None
         if "raw_score" in fields or "raw_scores" in fields or self.objective == "multi:softmax":
@@ -166,9 +169,8 @@ class Model:
             positive = probs.argmax(axis=1)
             out["probability"] = probs.max(axis=1)
         if "predicted_label" in fields:
-            names = np.array(self.classes, dtype=object)
-            out["predicted_label"] = names[positive.astype(np.intp)]
-        out["labels"] = np.array(self.classes, dtype=object)
+            out["predicted_label"] = self.labels[positive.astype(np.intp)]
+        out["labels"] = self.labels
         return out
 
     def contributions(self, X: np.ndarray, predicted: np.ndarray | None = None) -> np.ndarray:

@@ -15,6 +15,10 @@ from .paths import Layout
 
 def run(layout: Layout) -> int:
     """Run the user's script through the toolkit's trainer; its exit status."""
+    # SageMaker creates these; the toolkit assumes them (it cannot even report a failure
+    # without output/), so they are made here for local runs.
+    for folder in (layout.model_dir, layout.output_data_dir):
+        folder.mkdir(parents=True, exist_ok=True)
     # The toolkit reads SAGEMAKER_BASE_DIR once, when it is first imported.
     os.environ["SAGEMAKER_BASE_DIR"] = str(layout.base)
     from sagemaker_training import trainer

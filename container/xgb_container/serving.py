@@ -54,7 +54,11 @@ def gunicorn_options() -> dict[str, object]:
     return {
         "bind": f"{host}:{port}",
         "workers": _int_env("SAGEMAKER_MODEL_SERVER_WORKERS", usable_cpus()),
-        "worker_class": "sync",
+        # Threads keep client connections alive between requests (the sync worker closes
+        # each one); predictions release the GIL, each on one OpenMP thread.
+        "worker_class": "gthread",
+        "threads": 4,
+        "keepalive": 75,
         "timeout": timeout,
         # SageMaker sends SIGKILL 30 s after SIGTERM: finish in-flight requests before that.
         "graceful_timeout": min(timeout, 20),

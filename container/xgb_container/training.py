@@ -113,6 +113,7 @@ def training_params(
     resolve_auto(params, y)
     if "nthread" not in params and "n_jobs" not in params:
         params["nthread"] = available_cpus()
+    print(f"Training with nthread={params.get('nthread', params.get('n_jobs'))}", flush=True)
     objective = str(params.get("objective", "reg:squarederror"))
     if hp.decision_threshold == "f1_best" and not (
         evaluation.is_binary(objective) and "validation" in channels
@@ -124,16 +125,22 @@ def training_params(
 
 
 def to_dmatrix(dataset: data.Dataset, hp: Hyperparameters) -> xgb.DMatrix:
+    """The channel as XGBoost's matrix, named and typed when the data has named columns.
+
+    Nameless formats (plain CSV, LibSVM) get XGBoost's default names ``f0, f1...``: the
+    same names, without the per-round cost of checking them in Python.
+    """
     schema = dataset.schema
     if not hp.enable_categorical and "c" in schema.feature_types:
         text = schema.feature_names[schema.feature_types.index("c")]
         raise UserError(f"column {text!r} holds text: it needs enable_categorical=true")
+    named = schema.input_format not in ("csv", "libsvm")
     return xgb.DMatrix(
         dataset.X,
         label=dataset.y,
         weight=dataset.weight,
-        feature_names=schema.feature_names,
-        feature_types=schema.feature_types,
+        feature_names=schema.feature_names if named else None,
+        feature_types=schema.feature_types if named else None,
         enable_categorical=hp.enable_categorical,
         nthread=-1,
     )
@@ -348,13 +355,12 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     layout = Layout.from_env()
     termination = Termination()
-    termination.install()
     try:
-        raw = layout.hyperparameters()
-        if "sagemaker_program" in raw:
+        if "sagemaker_program" in layout.hyperparameters():
             from . import script_mode
 
             return script_mode.run(layout)
+        termination.install()
         train(layout, termination)
     except Terminated:
         print("Stopped by SIGTERM before training started", file=sys.stderr, flush=True)

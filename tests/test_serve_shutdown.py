@@ -1,0 +1,89 @@
+"""SIGTERM under load: stop accepting, finish the requests in flight, exit 0 inside 30 s."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import psutil
+import requests
+from serve_harness import Server, train_numeric
+
+
+def raw_request(port: int, body: bytes) -> socket.socket:
+    """Send a whole POST /invocations on a fresh connection; the answer is read later."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+    head = (
+        "POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    sock.sendall(head.encode() + body)
+    return sock
+
+
+def read_all(sock: socket.socket) -> bytes:
+    chunks = []
+    while chunk := sock.recv(1 << 16):
+        chunks.append(chunk)
+    sock.close()
+    return b"".join(chunks)
+
+
+def test_sigterm_finishes_in_flight_requests_under_load(tmp_path):
+    base = tmp_path / "ml"
+    train_numeric(base, "binary:logistic", n_features=5)
+    server = Server(base, tmp_path / "serve.log", workers=2).wait_ready()
+    small = "\n".join(["1,2,3,4,5"] * 50) + "\n"
+    big_rows = 300_000
+    big = ("0.5,1.5,,2.5,3\n" * big_rows).encode()
+    outcomes: list[tuple[str, int]] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        with requests.Session() as session:
+            while not stop.is_set():
+                try:
+                    answer = session.post(
+                        server.url("/invocations"),
+                        data=small,
+                        headers={"Content-Type": "text/csv"},
+                        timeout=30,
+                    )
+                except requests.ConnectionError:
+                    outcomes.append(("refused", 0))
+                    continue
+                lines = len(answer.text.splitlines())
+                outcomes.append(("answer", answer.status_code if lines == 50 else -lines))
+
+    threads = [threading.Thread(target=load) for _ in range(6)]
+    try:
+        for thread in threads:
+            thread.start()
+        workers = psutil.Process(server.proc.pid).children()
+        in_flight = raw_request(server.port, big)
+        client = in_flight.getsockname()
+        # Stop once the load runs and a worker holds the big request's connection.
+        deadline = time.monotonic() + 30
+        while len(outcomes) < 20 or not any(
+            c.raddr and tuple(c.raddr) == client for w in workers for c in w.net_connections()
+        ):
+            assert time.monotonic() < deadline, "the load or the big request never arrived"
+            time.sleep(0.01)
+        server.proc.terminate()
+        answer = read_all(in_flight)
+        code = server.proc.wait(timeout=30)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+        server.stop()
+    assert code == 0, server.log
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    assert len(body.splitlines()) == big_rows
+    answers = [status for kind, status in outcomes if kind == "answer"]
+    assert answers and set(answers) == {200}, set(answers)
+    assert "Handling signal: term" in server.log
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", server.port)) != 0
