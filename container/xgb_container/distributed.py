@@ -15,6 +15,7 @@ next port), ``XGB_DIST_WORKER_PORT`` (peer port, default any), ``XGB_DIST_TIMEOU
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -191,6 +192,7 @@ class Cluster:
     _tracker: RabitTracker | None = None
     _active: bool = False
     _failed_at: float | None = None
+    _inbox: rollcall.Inbox | None = None
 
     @classmethod
     def from_layout(cls, layout: Layout) -> Cluster:
@@ -264,6 +266,7 @@ class Cluster:
             if server is not None:
                 # Every host has its answer before this one moves on (or leaves).
                 server.thread.join(timeout=30)
+        self._inbox = rollcall.Inbox(self._listener)
         self.participants = [r["host"] for r in reports if r["rows"] > 0]
         if not self.participants:
             raise UserError(f"no host has training rows (hosts: {', '.join(self.hosts)})")
@@ -343,6 +346,7 @@ class Cluster:
             self._failed_at = time.monotonic()
             lost = self._lost_peers()
             if lost or _is_communication_error(exc):
+                lost = self._tell_and_compare(lost)
                 reason = self._lost_reason(exc, lost, self._failed_at - started)
                 raise UserError(reason) from None
             raise
@@ -390,6 +394,20 @@ class Cluster:
             )
         return [h for h, ok in zip(peers, up, strict=True) if not ok]
 
+    def _tell_and_compare(self, lost: list[str]) -> list[str]:
+        """Tell the peers still alive which hosts this one found lost; then drop from
+        ``lost`` the hosts that said the same of another (they stopped, they were not
+        lost), adding the hosts they named."""
+        note = {"host": self.current, "lost": lost}
+        alive = [h for h in self.participants if h != self.current and h not in lost]
+        with ThreadPoolExecutor(max(1, len(alive))) as pool:
+            for host in alive:
+                pool.submit(rollcall.notify, self.addresses[host], self.settings.port, note)
+        time.sleep(0.5)  # notes sent just before a peer's exit are read by now
+        notes = dict(self._inbox.notes) if self._inbox else {}
+        named = {h for n in notes.values() for h in n.get("lost", []) if h != self.current}
+        return sorted(({h for h in lost if h not in notes} | named) - set(notes))
+
     def _lost_reason(self, exc: BaseException, lost: list[str], elapsed: float) -> str:
         text = str(exc.__context__ if isinstance(exc, UserError) and exc.__context__ else exc)
         lines = [ln.split("]: ", 1)[-1] for ln in text.splitlines() if ln.startswith("- [")]
@@ -409,6 +427,8 @@ class Cluster:
         if self._failed_at is not None:
             time.sleep(max(0.0, self._failed_at + LINGER - time.monotonic()))
         if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)  # wakes the inbox thread
             self._listener.close()
             self._listener = None
 

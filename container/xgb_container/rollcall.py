@@ -6,7 +6,9 @@ roll-call port; every host (itself included) connects, sends one JSON line (its 
 and receives one JSON line: the reports of all hosts in sorted order, or an error naming
 the hosts that never reported. Every host then derives the same participants from the
 same reports. The listening socket of every host stays open for the whole job: a peer
-that can connect to it knows the process is alive (see ``alive``).
+that can connect to it knows the process is alive (see ``alive``), and a host whose
+training broke off tells the others there which hosts it found lost (see ``Inbox``), so
+that a host that merely stopped because of another is not itself blamed.
 """
 
 from __future__ import annotations
@@ -139,3 +141,38 @@ def alive(address: str, port: int, timeout: float = 2.0) -> bool:
             return True
     except OSError:
         return False
+
+
+class Inbox:
+    """Notes from other hosts (one JSON line per connection) received on ``sock``."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.notes: dict[str, dict[str, Any]] = {}
+        self.thread = threading.Thread(target=self._run, name="inbox", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        self.sock.settimeout(None)
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return  # the socket was closed: the job is over
+            with conn:
+                try:
+                    conn.settimeout(2)
+                    note = json.loads(_read_line(conn) or b"null")
+                    if isinstance(note, dict) and isinstance(note.get("host"), str):
+                        self.notes[note["host"]] = note
+                except (OSError, ValueError):
+                    continue
+
+
+def notify(address: str, port: int, note: dict[str, Any], timeout: float = 2.0) -> None:
+    """Leave ``note`` in a host's inbox; silently nothing when it cannot be reached."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout) as conn:
+            conn.sendall(json.dumps(note).encode() + b"\n")
+    except OSError:
+        pass
