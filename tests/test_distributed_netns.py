@@ -98,12 +98,16 @@ def test_three_hosts_replicated_take_disjoint_rows(tmp_path):
     for host in ["algo-1", "algo-2", "algo-3"]:
         write_csv(cluster.channel(host, "train") / "all.csv", rows)
         write_csv(cluster.channel(host, "validation") / "all.csv", validation)
-    cluster.hyperparameters(num_round=20, **HYPER)
+    cluster.hyperparameters(num_round=20, scale_pos_weight="auto", **HYPER)
     with Network(3) as net:
         cluster.start(net)
         codes = cluster.wait()
     assert set(codes.values()) == {0}, cluster["algo-1"].log
     one = cluster["algo-1"]
+    # scale_pos_weight=auto counts the labels of all hosts, not of one third.
+    ratio = (rows[:, 0] == 0).sum() / (rows[:, 0] == 1).sum()
+    for host in cluster.hosts:
+        assert f"scale_pos_weight=auto: {ratio:.6g}" in host.log
     assert "train rows algo-1=1000, algo-2=1000, algo-3=1000" in one.log
     assert "validation: 600 rows from 3 host(s)" in one.log
     assert not cluster["algo-2"].wrote_model_dir() and not cluster["algo-3"].wrote_model_dir()
