@@ -15,6 +15,7 @@ import xgboost as xgb
 from . import checkpoints, data, evaluation, hyperparameters
 from .callbacks import EarlyStop, RoundPrinter, resumed_state
 from .cpus import available_cpus
+from .distributed import Cluster
 from .errors import UserError
 from .hyperparameters import Hyperparameters
 from .metadata import ModelMetadata
@@ -38,11 +39,18 @@ class Result:
     stopped: bool = False
 
 
-def load_channels(layout: Layout, hp: Hyperparameters) -> dict[str, data.Dataset]:
-    """Read train (required), validation and test (optional) channels."""
+def load_channels(
+    layout: Layout,
+    hp: Hyperparameters,
+    empty_train_ok: bool = False,
+    schema: data.Schema | None = None,
+) -> dict[str, data.Dataset]:
+    """Read train (required unless ``empty_train_ok``), validation and test channels.
+
+    ``schema`` (agreed by several hosts) is imposed on every channel, train included.
+    """
     config = layout.input_data_config()
     channels: dict[str, data.Dataset] = {}
-    schema = None
     for name in CHANNELS:
         folder = layout.channel_dir(name)
         if name != "train" and not folder.exists():
@@ -56,7 +64,7 @@ def load_channels(layout: Layout, hp: Hyperparameters) -> dict[str, data.Dataset
             schema=schema,
         )
         if dataset is None:
-            if name == "train":
+            if name == "train" and not empty_train_ok:
                 state = "is empty" if folder.exists() else "is missing"
                 raise UserError(f"the train channel {folder} {state}: it needs at least one row")
             continue
@@ -95,11 +103,15 @@ def resolve_auto(params: dict[str, Any], y: np.ndarray) -> None:
         print(f"scale_pos_weight=auto: {params['scale_pos_weight']:.6g}", flush=True)
 
 
-def training_params(hp: Hyperparameters, channels: dict[str, data.Dataset]) -> dict[str, Any]:
+def training_params(
+    hp: Hyperparameters, channels: dict[str, data.Dataset], cluster: Cluster | None = None
+) -> dict[str, Any]:
     """XGBoost's parameters for this job, checked against the training labels."""
     params = dict(hp.params)
     y = channels["train"].y
     check_labels(params, y)
+    if cluster is not None and params.get("scale_pos_weight") == "auto":
+        y = cluster.gather(y)  # the labels of every host
     resolve_auto(params, y)
     if "nthread" not in params and "n_jobs" not in params:
         params["nthread"] = available_cpus()
@@ -142,9 +154,16 @@ def fit(
     matrices: dict[str, xgb.DMatrix],
     checkpoint_dir: Path | None = None,
     termination: Termination | None = None,
+    cluster: Cluster | None = None,
 ) -> Result:
-    """Boost ``hp.num_round`` rounds, resuming from the newest valid checkpoint."""
+    """Boost ``hp.num_round`` rounds, resuming from the newest valid checkpoint.
+
+    With several hosts only the coordinator is given ``checkpoint_dir``; the checkpoint
+    it resumes from is shared with the others, and SIGTERM stops all in the same round.
+    """
     start = checkpoints.load_newest(checkpoint_dir) if checkpoint_dir else None
+    if cluster is not None:
+        start = cluster.share_booster(start)
     done = start.num_boosted_rounds() if start else 0
     early = hp.early_stopping_rounds if "validation" in matrices else None
     remaining = max(0, hp.num_round - done)
@@ -157,7 +176,7 @@ def fit(
     if early:
         callbacks.append(EarlyStop(rounds=early, data_name="validation"))
     if termination:
-        callbacks.append(termination)
+        callbacks.append(cluster.agreed_stop(termination) if cluster else termination)
     evals = [(matrices[n], n) for n in ("train", "validation") if n in matrices]
     try:
         booster = xgb.train(
@@ -254,15 +273,49 @@ def write_evaluations(
         print(f"Evaluation of {channel}: {summary}", flush=True)
 
 
-def train(layout: Layout, termination: Termination | None = None) -> xgb.Booster:
-    """Run one training job against ``layout``; the booster as saved."""
+def train(layout: Layout, termination: Termination | None = None) -> xgb.Booster | None:
+    """Run one training job against ``layout``; the booster as saved.
+
+    None when this host is one of several and has no training rows: it leaves the job.
+    """
     hp = hyperparameters.parse(layout.hyperparameters())
-    channels = load_channels(layout, hp)
-    params = training_params(hp, channels)
-    matrices = {name: to_dmatrix(ds, hp) for name, ds in channels.items()}
-    if termination:
-        termination.defer = True
-    result = fit(params, hp, matrices, layout.checkpoint_dir(), termination)
+    cluster = Cluster.from_layout(layout)
+    try:
+        channels = load_channels(layout, hp, empty_train_ok=len(cluster.hosts) > 1)
+        joined = cluster.join(
+            channels,
+            layout.input_data_config(),
+            reload=lambda schema: load_channels(layout, hp, True, schema),
+        )
+        if joined is None:
+            return None
+        return _train(layout, hp, joined, termination, cluster)
+    finally:
+        cluster.close()
+
+
+def _train(
+    layout: Layout,
+    hp: Hyperparameters,
+    channels: dict[str, data.Dataset],
+    termination: Termination | None,
+    cluster: Cluster,
+) -> xgb.Booster:
+    with cluster.collective():
+        params = training_params(hp, channels, cluster)
+        matrices = {name: to_dmatrix(ds, hp) for name, ds in channels.items()}
+        if termination:
+            termination.defer = True
+        checkpoint_dir = layout.checkpoint_dir() if cluster.is_coordinator else None
+        result = fit(params, hp, matrices, checkpoint_dir, termination, cluster)
+        # Evaluation covers every host's rows: gathered here, used by the coordinator.
+        evaluated = [n for n in ("validation", "test") if n in channels and cluster.distributed]
+        gathered = {n: cluster.gather_dataset(channels[n]) for n in evaluated}
+    if not cluster.is_coordinator:
+        return result.booster
+    for name, dataset in gathered.items():
+        log.info("%s: %d rows from %d host(s)", name, dataset.num_rows, cluster.world)
+        matrices[name] = to_dmatrix(dataset, hp)
     booster, best_iteration = best_model(result.booster)
     objective = str(params.get("objective", "reg:squarederror"))
     if result.stopped and not hp.save_model_on_termination:

@@ -1,0 +1,178 @@
+"""The roll call: before XGBoost's collective starts, every host says how many rows it has.
+
+XGBoost's tracker must know the number of workers up front, and a host whose shard is
+empty should not be one of them. So the first host of the sorted list listens on the
+roll-call port; every host (itself included) connects, sends one JSON line (its report),
+and receives one JSON line: the reports of all hosts in sorted order, or an error naming
+the hosts that never reported. Every host then derives the same participants from the
+same reports. The listening socket of every host stays open for the whole job: a peer
+that can connect to it knows the process is alive (see ``alive``), and a host whose
+training broke off tells the others there which hosts it found lost (see ``Inbox``), so
+that a host that merely stopped because of another is not itself blamed.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from typing import Any
+
+from .errors import UserError
+
+MAX_MESSAGE = 64 * 1024 * 1024
+
+
+def listen(port: int) -> socket.socket:
+    """The roll-call socket of this host, on every interface."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("", port))
+    except OSError as exc:
+        sock.close()
+        raise UserError(f"cannot listen on roll-call port {port}: {exc.strerror}") from None
+    sock.listen(64)
+    return sock
+
+
+def _read_line(conn: socket.socket) -> bytes:
+    chunks = bytearray()
+    while not chunks.endswith(b"\n"):
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        chunks += chunk
+        if len(chunks) > MAX_MESSAGE:
+            raise ValueError("roll-call message too large")
+    return bytes(chunks)
+
+
+def _send(conn: socket.socket, message: dict[str, Any]) -> None:
+    try:
+        conn.sendall(json.dumps(message).encode() + b"\n")
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
+class Server:
+    """Collects one report per host on the first host, then answers everyone at once."""
+
+    def __init__(self, sock: socket.socket, hosts: list[str], timeout: float) -> None:
+        self.sock = sock
+        self.hosts = hosts
+        self.deadline = time.monotonic() + timeout
+        self.timeout = timeout
+        self.thread = threading.Thread(target=self._run, name="roll-call", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        waiting: dict[str, socket.socket] = {}
+        reports: dict[str, dict[str, Any]] = {}
+        while len(reports) < len(self.hosts):
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                break
+            self.sock.settimeout(min(left, 1.0))
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            try:
+                conn.settimeout(30)
+                report = json.loads(_read_line(conn))
+                host = report["host"]
+            except (OSError, ValueError, KeyError, TypeError):
+                conn.close()
+                continue
+            if host not in self.hosts:
+                _send(conn, {"error": f"host {host!r} is not in the resource config"})
+                continue
+            if host in waiting:
+                waiting[host].close()
+            waiting[host] = conn
+            reports[host] = report
+        self.sock.settimeout(None)
+        missing = [h for h in self.hosts if h not in reports]
+        if missing:
+            answer: dict[str, Any] = {
+                "error": f"host(s) {', '.join(missing)} did not join within {self.timeout:g} s"
+            }
+        else:
+            answer = {"reports": [reports[h] for h in self.hosts]}
+        for conn in waiting.values():
+            _send(conn, answer)
+
+
+def report(address: str, port: int, message: dict[str, Any], timeout: float) -> list[dict]:
+    """Send this host's report to the roll-call host; the reports of all hosts, in order."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    while True:
+        try:
+            conn = socket.create_connection((address, port), timeout=5)
+            break
+        except OSError as exc:
+            last = exc.strerror or type(exc).__name__
+            if time.monotonic() > deadline:
+                raise UserError(
+                    f"cannot reach the roll call at {address}:{port} within {timeout:g} s ({last})"
+                ) from None
+            time.sleep(0.5)
+    with conn:
+        conn.settimeout(timeout + 30)
+        try:
+            conn.sendall(json.dumps(message).encode() + b"\n")
+            answer = json.loads(_read_line(conn))
+        except (OSError, ValueError) as exc:
+            raise UserError(f"the roll call at {address}:{port} broke off: {exc}") from None
+    if "error" in answer:
+        raise UserError(f"roll call failed: {answer['error']}")
+    return answer["reports"]
+
+
+def alive(address: str, port: int, timeout: float = 2.0) -> bool:
+    """Whether a host's process still holds its roll-call socket open."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+class Inbox:
+    """Notes from other hosts (one JSON line per connection) received on ``sock``."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.notes: dict[str, dict[str, Any]] = {}
+        self.thread = threading.Thread(target=self._run, name="inbox", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        self.sock.settimeout(None)
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return  # the socket was closed: the job is over
+            with conn:
+                try:
+                    conn.settimeout(2)
+                    note = json.loads(_read_line(conn) or b"null")
+                    if isinstance(note, dict) and isinstance(note.get("host"), str):
+                        self.notes[note["host"]] = note
+                except (OSError, ValueError):
+                    continue
+
+
+def notify(address: str, port: int, note: dict[str, Any], timeout: float = 2.0) -> None:
+    """Leave ``note`` in a host's inbox; silently nothing when it cannot be reached."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout) as conn:
+            conn.sendall(json.dumps(note).encode() + b"\n")
+    except OSError:
+        pass
