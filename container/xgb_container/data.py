@@ -152,7 +152,7 @@ def read_libsvm(path: Path, n_features: int | None) -> tuple[sp.csr_matrix, np.n
 
 def encode_categorical(values: pd.Series, categories: list[str]) -> np.ndarray:
     """Codes of ``values`` in ``categories`` as float32; unknown or missing values are NaN."""
-    codes = pd.Categorical(values.astype("string").str.strip(), categories=categories).codes
+    codes = pd.Index(categories).get_indexer(values.astype("string").str.strip())
     out = codes.astype(np.float32)
     out[codes < 0] = np.nan
     return out
@@ -174,7 +174,7 @@ def _encode_labels(
         return values.to_numpy(dtype=np.float32), None
     text = values.astype("string").str.strip()
     classes = classes or sorted(set(text))
-    codes = pd.Categorical(text, categories=classes).codes
+    codes = pd.Index(classes).get_indexer(text)
     if (codes < 0).any():
         bad = text[codes < 0].iloc[0]
         raise UserError(f"{where}: label {bad!r} is not one of the training labels {classes}")
