@@ -132,15 +132,16 @@ def test_killed_worker_is_replaced(tmp_path):
         assert server.stop() == 0
 
 
-def test_default_workers_follow_affinity_and_cgroup_quota(tmp_path):
-    from xgb_container.serving import usable_cpus
+def test_default_workers_follow_affinity_and_cgroup_quota(tmp_path, monkeypatch):
+    from xgb_container import cpus, serving
 
     affinity = len(os.sched_getaffinity(0))
+    monkeypatch.setattr(cpus, "CGROUP_ROOT", tmp_path)
+    monkeypatch.delenv("SAGEMAKER_MODEL_SERVER_WORKERS", raising=False)
     quota = tmp_path / "cpu.max"
     quota.write_text("max 100000\n")
-    assert usable_cpus(quota) == affinity
+    assert serving.gunicorn_options()["workers"] == affinity
     quota.write_text("50000 100000\n")
-    assert usable_cpus(quota) == 1
+    assert serving.gunicorn_options()["workers"] == 1
     quota.write_text(f"{affinity * 200000} 100000\n")
-    assert usable_cpus(quota) == affinity
-    assert usable_cpus(tmp_path / "absent") == affinity
+    assert serving.gunicorn_options()["workers"] == affinity

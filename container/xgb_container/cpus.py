@@ -9,8 +9,9 @@ from pathlib import Path
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
-def cgroup_quota(root: Path = CGROUP_ROOT) -> float | None:
+def cgroup_quota(root: Path | None = None) -> float | None:
     """CPUs granted by the cgroup quota (v2 ``cpu.max`` or v1 CFS files); ``None`` if unlimited."""
+    root = root or CGROUP_ROOT
     try:
         quota, period = (root / "cpu.max").read_text().split()[:2]
         if quota != "max":
@@ -26,7 +27,7 @@ def cgroup_quota(root: Path = CGROUP_ROOT) -> float | None:
     return quota / period if quota > 0 and period > 0 else None
 
 
-def available_cpus(root: Path = CGROUP_ROOT) -> int:
+def available_cpus(root: Path | None = None) -> int:
     """CPUs this process may run on, at least 1."""
     try:
         count = len(os.sched_getaffinity(0))

@@ -8,11 +8,9 @@ Booster used across fork can hang in OpenMP) and only then takes requests.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import shutil
 import tempfile
-from pathlib import Path
 
 # One OpenMP thread per process, set before XGBoost (and so libgomp) loads. Workers are the
 # parallelism, and it keeps fork safe: with a larger OpenMP pool, merely loading a model in
@@ -22,25 +20,11 @@ os.environ["OMP_NUM_THREADS"] = "1"
 from gunicorn.app.base import BaseApplication  # noqa: E402
 
 from .app import Served, Settings, create_app  # noqa: E402
+from .cpus import available_cpus  # noqa: E402
 from .errors import UserError  # noqa: E402
 from .paths import Layout  # noqa: E402
 
 log = logging.getLogger("xgb_container.serve")
-
-
-def usable_cpus(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
-    """CPUs this process may use: its affinity, capped by a cgroup v2 CPU quota if any."""
-    try:
-        count = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        count = os.cpu_count() or 1
-    try:
-        quota, period = cpu_max.read_text().split()[:2]
-        if quota != "max":
-            count = min(count, max(1, math.ceil(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass
-    return count
 
 
 def _int_env(name: str, default: int, low: int = 1) -> int:
@@ -63,7 +47,7 @@ def gunicorn_options() -> dict[str, object]:
     timeout = _int_env("SAGEMAKER_MODEL_SERVER_TIMEOUT", 60)
     return {
         "bind": f"{host}:{port}",
-        "workers": _int_env("SAGEMAKER_MODEL_SERVER_WORKERS", usable_cpus()),
+        "workers": _int_env("SAGEMAKER_MODEL_SERVER_WORKERS", available_cpus()),
         # One request at a time per worker process: measured here, the sync worker had
         # the same CPU per request as gthread (which keeps connections alive) and a p99
         # three to five times lower; threads in one worker contend for the GIL.
