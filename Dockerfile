@@ -39,6 +39,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     XGB_CONTAINER_VARIANT=${VARIANT}
 WORKDIR /opt/program
 LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true \
+    com.amazonaws.sagemaker.capabilities.multi-models=true \
     org.opencontainers.image.title="xgb-container" \
     org.opencontainers.image.description="XGBoost 3 train and serve programs for Amazon SageMaker"
 # SageMaker runs `IMAGE train` or `IMAGE serve`; with no argument the image serves.

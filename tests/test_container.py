@@ -168,6 +168,7 @@ def test_image_honours_the_contract(image: str, containers: Containers) -> None:
     assert config["Entrypoint"] == ["/opt/venv/bin/python", "-m", "xgb_container"]
     assert config["Cmd"] == ["serve"]  # the default when a tool starts it without argument
     assert config["Labels"]["com.amazonaws.sagemaker.capabilities.accept-bind-to-port"] == "true"
+    assert config["Labels"]["com.amazonaws.sagemaker.capabilities.multi-models"] == "true"
     size = int(docker("image", "inspect", "-f", "{{.Size}}", image))
     assert size < MAX_IMAGE_BYTES, f"the image is {size / 1e6:.0f} MB"
     # Nothing under /opt/ml (SageMaker mounts over it), no compiler, XGBoost at the locked version.
