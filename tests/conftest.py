@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -101,3 +102,44 @@ def german_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     done = Job(base).train()
     assert done.returncode == 0, done.stderr
     return base / "model"
+
+
+IMAGE_TAG = "xgb-container:test"  # the one image every container test builds and uses
+
+
+@functools.cache
+def engine_missing() -> str | None:
+    """Why no Docker engine can be used here, or None when one answers."""
+    if shutil.which("docker") is None:
+        return "no Docker engine: the docker CLI is not installed"
+    try:
+        done = subprocess.run(
+            ["docker", "version", "--format", "{{.Server.Version}}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except subprocess.TimeoutExpired:
+        return "no Docker engine: `docker version` got no answer in 30 s"
+    if done.returncode != 0:
+        return f"no Docker engine answers: {done.stderr.strip().splitlines()[-1:]}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def image() -> str:
+    """The CPU image, built (or found up to date) once per session by local_test/build_image.sh;
+    ``XGB_IMAGE`` names an image already built instead."""
+    reason = engine_missing()
+    if reason:
+        pytest.skip(reason)
+    if os.environ.get("XGB_IMAGE"):
+        return os.environ["XGB_IMAGE"]
+    done = subprocess.run(
+        [str(ROOT / "local_test" / "build_image.sh"), IMAGE_TAG],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    assert done.returncode == 0, done.stderr[-6000:]
+    return IMAGE_TAG

@@ -204,9 +204,3 @@ def docker_registry(workdir: Path, password: str = ECR_PASSWORD) -> Iterator[Reg
     finally:
         _stop(proc)
         log.close()
-
-
-def docker_available() -> bool:
-    if not shutil.which("docker"):
-        return False
-    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0

@@ -14,13 +14,14 @@ from pathlib import Path
 
 import boto3
 import pytest
-from emulators import ROOT_DIR, docker_available, docker_registry, moto_server
+from conftest import engine_missing
+from emulators import ROOT_DIR, docker_registry, moto_server
 
 SCRIPT = ROOT_DIR / "build_and_push.sh"
 
 pytestmark = [
     pytest.mark.docker,
-    pytest.mark.skipif(not docker_available(), reason="no Docker engine runs on this machine"),
+    pytest.mark.skipif(engine_missing() is not None, reason=str(engine_missing())),
 ]
 
 

@@ -25,7 +25,6 @@ from xgb_container.training import EXIT_TERMINATED
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 PREFIX = "image-test"  # every image and container these tests create starts with it
-IMAGE_TAG = f"{PREFIX}-xgb:cpu"
 MAX_IMAGE_BYTES = 700 * 1000 * 1000  # the issue's target for the CPU image
 
 
@@ -37,40 +36,6 @@ def docker(*args: str, timeout: float = 120, check: bool = True) -> str:
     if check and done.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)} failed: {done.stderr.strip()}")
     return done.stdout.strip()
-
-
-def engine_missing() -> str | None:
-    """Why no Docker engine can be used here, or None when one answers."""
-    if shutil.which("docker") is None:
-        return "no Docker engine: the docker CLI is not installed"
-    try:
-        done = subprocess.run(
-            ["docker", "version", "--format", "{{.Server.Version}}"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-    except subprocess.TimeoutExpired:
-        return "no Docker engine: `docker version` got no answer in 30 s"
-    if done.returncode != 0:
-        return f"no Docker engine answers: {done.stderr.strip().splitlines()[-1:]}"
-    return None
-
-
-@pytest.fixture(scope="session")
-def image() -> str:
-    """The CPU image, built (or found up to date) once per session by the build script."""
-    reason = engine_missing()
-    if reason:
-        pytest.skip(reason)
-    done = subprocess.run(
-        [str(ROOT / "local_test" / "build_image.sh"), IMAGE_TAG],
-        capture_output=True,
-        text=True,
-        timeout=3600,
-    )
-    assert done.returncode == 0, done.stderr[-6000:]
-    return IMAGE_TAG
 
 
 class Containers:

@@ -11,26 +11,8 @@ import uuid
 
 import pytest
 from conftest import ROOT
-from test_container import engine_missing
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-
-IMAGE_TAG = "dist-test-xgb:cpu"  # every image and container these tests create starts with dist-
-
-
-@pytest.fixture(scope="module")
-def image() -> str:
-    reason = engine_missing()
-    if reason:
-        pytest.skip(reason)
-    done = subprocess.run(
-        [str(ROOT / "local_test" / "build_image.sh"), IMAGE_TAG],
-        capture_output=True,
-        text=True,
-        timeout=3600,
-    )
-    assert done.returncode == 0, done.stderr[-6000:]
-    return IMAGE_TAG
 
 
 def run_script(

@@ -11,7 +11,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from emulators import ROOT_DIR, docker_available
+from conftest import engine_missing
+from emulators import ROOT_DIR
 
 LAUNCH = ROOT_DIR / "sagemaker_launch.py"
 DATA = ROOT_DIR / "local_test" / "test_dir" / "input" / "data"
@@ -21,38 +22,8 @@ LABEL = "sagemaker-launch"
 pytestmark = [
     pytest.mark.docker,
     pytest.mark.slow,
-    pytest.mark.skipif(not docker_available(), reason="no Docker engine runs on this machine"),
+    pytest.mark.skipif(engine_missing() is not None, reason=str(engine_missing())),
 ]
-
-
-@pytest.fixture(scope="session")
-def image() -> str:
-    """The project image: XGB_IMAGE when set (already built), else local_test/build_image.sh."""
-    if os.environ.get("XGB_IMAGE"):
-        return os.environ["XGB_IMAGE"]
-    done = subprocess.run(
-        [str(ROOT_DIR / "local_test" / "build_image.sh"), "xgb-container:launch-tests"],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip().splitlines()[-1]
-
-
-def in_image(image: str, code: str) -> bool:
-    done = subprocess.run(
-        ["docker", "run", "--rm", "--entrypoint", "/opt/venv/bin/python", image, "-c", code],
-        capture_output=True,
-    )
-    return done.returncode == 0
-
-
-@pytest.fixture(scope="session")
-def serving_image(image: str) -> str:
-    if not in_image(image, "import xgb_container.serving"):
-        pytest.skip(f"{image} has no serving program yet (xgb_container.serving, branch serve)")
-    return image
 
 
 def launch(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -148,22 +119,7 @@ def test_missing_local_image_is_named(tmp_path):
     assert "image launch-test/absent:0 is not a local image" in done.stderr
 
 
-@pytest.fixture(scope="session")
-def distributed_image(image: str) -> str:
-    """The image, once its training joins hosts through XGBoost's collective (branch dist)."""
-    code = (
-        "import pathlib, xgb_container, sys; root = pathlib.Path(xgb_container.__file__).parent; "
-        "sys.exit(not any('RabitTracker' in p.read_text() or 'collective' in p.read_text() "
-        "for p in root.rglob('*.py')))"
-    )
-    if not in_image(image, code):
-        pytest.skip(
-            f"{image} trains each host alone: no XGBoost collective in it yet (branch dist)"
-        )
-    return image
-
-
-def test_two_hosts_share_the_train_files_on_a_private_network(distributed_image, tmp_path):
+def test_two_hosts_share_the_train_files_on_a_private_network(image, tmp_path):
     """ShardedByS3Key on 2 hosts: disjoint shards, one model, hosts reach each other by name."""
     rows = (DATA / "train" / "german_credit_train.csv").read_text().splitlines()
     header, body = rows[0], rows[1:]
@@ -173,7 +129,7 @@ def test_two_hosts_share_the_train_files_on_a_private_network(distributed_image,
         (shards / f"part-{i}.csv").write_text("\n".join([header, *body[i::4]]) + "\n")
     job = f"launch-{uuid.uuid4().hex[:8]}"
     done = launch(
-        "train", "--image", distributed_image, "--local-dir", str(tmp_path), "--job-name", job,
+        "train", "--image", image, "--local-dir", str(tmp_path), "--job-name", job,
         "--instance-count", "2", "--distribution", "ShardedByS3Key",
         "--train", str(shards), "--validation", str(DATA / "validation"),
         "--content-type", "text/csv; header=present",
@@ -238,11 +194,11 @@ def scores(text: str) -> list[float]:
     return [float(line.split(",")[0]) for line in text.splitlines() if line.strip()]
 
 
-def test_deploy_invoke_and_cleanup_a_local_endpoint(serving_image, numeric_job, tmp_path):
+def test_deploy_invoke_and_cleanup_a_local_endpoint(image, numeric_job, tmp_path):
     root, job = numeric_job
     endpoint = f"launch-ep-{uuid.uuid4().hex[:6]}"
     done = launch(
-        "deploy", "--image", serving_image, "--local-dir", str(root), "--training-job", job,
+        "deploy", "--image", image, "--local-dir", str(root), "--training-job", job,
         "--name", endpoint, timeout=300,
     )  # fmt: skip
     try:
@@ -265,7 +221,7 @@ def test_deploy_invoke_and_cleanup_a_local_endpoint(serving_image, numeric_job, 
     assert again.stdout.strip() == f"endpoint {endpoint}: not found"
 
 
-def test_local_batch_answers_one_line_per_input_line(serving_image, numeric_job, tmp_path):
+def test_local_batch_answers_one_line_per_input_line(image, numeric_job, tmp_path):
     root, job = numeric_job
     inputs = tmp_path / "in"
     (inputs / "more").mkdir(parents=True)
@@ -277,7 +233,7 @@ def test_local_batch_answers_one_line_per_input_line(serving_image, numeric_job,
     )
     batch_job = f"launch-batch-{uuid.uuid4().hex[:6]}"
     done = launch(
-        "batch", "--image", serving_image, "--local-dir", str(root), "--training-job", job,
+        "batch", "--image", image, "--local-dir", str(root), "--training-job", job,
         "--input", str(inputs), "--content-type", "text/csv", "--accept", "text/csv",
         "--max-payload-mb", "1", "--job-name", batch_job, "--output-s3", str(tmp_path / "out"),
     )  # fmt: skip
@@ -291,12 +247,12 @@ def test_local_batch_answers_one_line_per_input_line(serving_image, numeric_job,
     assert leftovers(batch_job) == ""
 
 
-def test_deploy_of_an_unservable_model_names_the_problem(serving_image, tmp_path):
+def test_deploy_of_an_unservable_model_names_the_problem(image, tmp_path):
     empty = tmp_path / "empty-model"
     empty.mkdir()
     endpoint = f"launch-bad-{uuid.uuid4().hex[:6]}"
     done = launch(
-        "deploy", "--image", serving_image, "--model-data", str(empty), "--name", endpoint,
+        "deploy", "--image", image, "--model-data", str(empty), "--name", endpoint,
         "--local-dir", str(tmp_path), timeout=300,
     )  # fmt: skip
     assert done.returncode == 2
@@ -423,11 +379,11 @@ def test_a_job_over_its_max_run_is_stopped(peers_image, tmp_path):
     assert leftovers(job) == ""
 
 
-def test_local_batch_of_a_header_csv_repeats_the_header_in_each_request(serving_image, tmp_path):
+def test_local_batch_of_a_header_csv_repeats_the_header_in_each_request(image, tmp_path):
     """A loan table with a header, over 1 MB: each request starts with the header."""
     job = f"launch-{uuid.uuid4().hex[:8]}"
     trained = launch(
-        "train", "--image", serving_image, "--local-dir", str(tmp_path), "--job-name", job,
+        "train", "--image", image, "--local-dir", str(tmp_path), "--job-name", job,
         "--train", str(DATA / "train"), "--content-type", "text/csv; header=present",
         "--hyperparameters", str(HYPERPARAMETERS), "--hp", "num_round=20",
     )  # fmt: skip
@@ -438,7 +394,7 @@ def test_local_batch_of_a_header_csv_repeats_the_header_in_each_request(serving_
     table.write_text("\n".join([header, *rows * 40]) + "\n")
     assert table.stat().st_size > 1024 * 1024
     done = launch(
-        "batch", "--image", serving_image, "--local-dir", str(tmp_path), "--training-job", job,
+        "batch", "--image", image, "--local-dir", str(tmp_path), "--training-job", job,
         "--input", str(table.parent), "--content-type", "text/csv; header=present",
         "--max-payload-mb", "1", "--output-s3", str(tmp_path / "out"),
     )  # fmt: skip
