@@ -186,13 +186,18 @@ def bench_this_server(files: dict[int, Path], seconds: float) -> dict:
     try:
         wait_until(f"http://127.0.0.1:{port}/ping", proc)
         url = f"http://127.0.0.1:{port}/invocations"
-        return {
-            f"{rows}x{c}": run_wrk(url, files[rows], "text/csv", c, seconds, proc.pid)
-            for rows in SIZES
-            for c in CONNECTIONS
-        }
+        return sweep(url, files, "text/csv", seconds, proc.pid)
     finally:
         stop(proc)
+
+
+def sweep(url: str, files: dict[int, Path], content_type: str, seconds: float, pid: int) -> dict:
+    """wrk at every request size and connection count against one running server."""
+    return {
+        f"{rows}x{c}": run_wrk(url, files[rows], content_type, c, seconds, pid)
+        for rows in SIZES
+        for c in CONNECTIONS
+    }
 
 
 def noop_app(environ: dict, start_response) -> list[bytes]:  # noqa: ANN001
@@ -212,11 +217,7 @@ def bench_noop(files: dict[int, Path], seconds: float) -> dict:
     try:
         wait_until(f"http://127.0.0.1:{port}/", proc)
         url = f"http://127.0.0.1:{port}/invocations"
-        return {
-            f"{rows}x{c}": run_wrk(url, files[rows], "text/csv", c, seconds, proc.pid)
-            for rows in SIZES
-            for c in CONNECTIONS
-        }
+        return sweep(url, files, "text/csv", seconds, proc.pid)
     finally:
         stop(proc)
 
@@ -271,11 +272,7 @@ def bench_mlserver(booster: xgb.Booster, files: dict[int, Path], seconds: float)
         url = f"http://127.0.0.1:{port}/v2/models/loan/infer"
         check = requests.post(url, data=files[1].read_bytes(), timeout=10)
         check.raise_for_status()
-        return {
-            f"{rows}x{c}": run_wrk(url, files[rows], "application/json", c, seconds, proc.pid)
-            for rows in SIZES
-            for c in CONNECTIONS
-        }
+        return sweep(url, files, "application/json", seconds, proc.pid)
     finally:
         stop(proc)
 
