@@ -12,6 +12,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .errors import UserError
+from .metadata import ModelMetadata
 
 CSV = "text/csv"
 LIBSVM = "text/libsvm"
@@ -29,6 +30,18 @@ class Schema:
     categories: dict[str, list[str]] = field(default_factory=dict)
     label_column: str | None = None
     classes: list[str] | None = None
+
+    @classmethod
+    def from_metadata(cls, meta: ModelMetadata) -> Schema:
+        """The schema a trained model recorded in its ``metadata.json``."""
+        return cls(
+            meta.input_format,
+            list(meta.feature_names),
+            list(meta.feature_types),
+            dict(meta.categories),
+            meta.label_column,
+            list(meta.classes) if meta.classes else None,
+        )
 
 
 @dataclass
