@@ -52,6 +52,9 @@ class Dataset:
     y: np.ndarray
     schema: Schema
     weight: np.ndarray | None = None
+    # Raw values of side columns kept out of (or beside) the features, e.g. protected
+    # attributes for the bias report: name -> one value per row (text or number).
+    columns: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def num_rows(self) -> int:
@@ -201,8 +204,14 @@ def table_to_dataset(
     positive_label: str | None,
     schema: Schema | None,
     where: str,
+    exclude_columns: tuple[str, ...] = (),
+    side_columns: tuple[str, ...] = (),
 ) -> Dataset:
-    """Split a named table into label and features; text columns become categorical."""
+    """Split a named table into label and features; text columns become categorical.
+
+    ``exclude_columns`` are left out of the features; ``side_columns`` (features or
+    excluded columns) are kept raw in ``Dataset.columns``.
+    """
     frame.columns = [str(c).strip() for c in frame.columns]
     label_column = label_column or (schema.label_column if schema else None)
     if not label_column:
@@ -217,7 +226,13 @@ def table_to_dataset(
     y, classes = _encode_labels(
         frame[label_column], positive_label, schema.classes if schema else None, where
     )
-    features = frame.drop(columns=[label_column])
+    absent = [c for c in (*exclude_columns, *side_columns) if c not in frame.columns]
+    if absent:
+        raise UserError(
+            f"{where}: columns {absent} are not in the table (have {list(frame.columns)})"
+        )
+    side = {c: frame[c].to_numpy() for c in side_columns}
+    features = frame.drop(columns=[label_column, *exclude_columns])
     if schema is None:
         names = list(features.columns)
         types = [
@@ -252,7 +267,7 @@ def table_to_dataset(
                     f"{where}: row {row + 1}, column {name!r}: {column.iloc[row]!r} is not a number"
                 )
             X[:, i] = numeric.to_numpy(dtype=np.float32)
-    return Dataset(X, y, schema)
+    return Dataset(X, y, schema, columns=side)
 
 
 def _plain_csv_dataset(
@@ -288,8 +303,14 @@ def load_channel(
     positive_label: str | None = None,
     csv_weights: bool = False,
     schema: Schema | None = None,
+    exclude_columns: tuple[str, ...] = (),
+    side_columns: tuple[str, ...] = (),
 ) -> Dataset | None:
     """Read every file of a channel; ``None`` when the channel has no files.
+
+    ``exclude_columns`` and ``side_columns`` name columns of header tables (see
+    ``table_to_dataset``); for nameless formats a side column is a feature (``f3``), kept
+    as its numeric value.
 
     ``schema`` (from the train channel) is imposed on validation and test channels so
     that categories and column order match.
@@ -322,8 +343,25 @@ def load_channel(
         if frame.empty:
             return None
         dataset = table_to_dataset(
-            frame, input_format, label_column, positive_label, schema, str(folder)
+            frame,
+            input_format,
+            label_column,
+            positive_label,
+            schema,
+            str(folder),
+            exclude_columns,
+            side_columns,
         )
+    if input_format in ("csv", "libsvm") and (exclude_columns or side_columns):
+        names = dataset.schema.feature_names
+        unknown = [c for c in (*exclude_columns, *side_columns) if c not in names]
+        if exclude_columns or unknown:
+            raise UserError(
+                f"{folder}: exclude_columns and side columns need a header table or features "
+                f"named {names[0]}..{names[-1]}; got {list(exclude_columns) or unknown}"
+            )
+        dense = dataset.X.toarray() if sp.issparse(dataset.X) else dataset.X
+        dataset.columns = {c: np.asarray(dense[:, names.index(c)]).ravel() for c in side_columns}
     if schema is not None and dataset.X.shape[1] != len(schema.feature_names):
         raise UserError(
             f"channel {folder.name} has {dataset.X.shape[1]} features but the train channel "

@@ -99,6 +99,8 @@ def iter_chunks(
     csv_weights: bool = False,
     schema: Schema | None = None,
     chunk_rows: int = 1 << 16,
+    exclude_columns: tuple[str, ...] = (),
+    side_columns: tuple[str, ...] = (),
 ) -> Iterator[Dataset]:
     """The rows of a channel as ``Dataset`` chunks of at most ``chunk_rows`` rows."""
     dataset = load_channel(
@@ -108,13 +110,16 @@ def iter_chunks(
         positive_label=positive_label,
         csv_weights=csv_weights,
         schema=schema,
+        exclude_columns=exclude_columns,
+        side_columns=side_columns,
     )
     if dataset is None:
         return
     for start in range(0, dataset.num_rows, chunk_rows):
         stop = start + chunk_rows
         weight = None if dataset.weight is None else dataset.weight[start:stop]
-        yield Dataset(dataset.X[start:stop], dataset.y[start:stop], dataset.schema, weight)
+        columns = {name: values[start:stop] for name, values in dataset.columns.items()}
+        yield Dataset(dataset.X[start:stop], dataset.y[start:stop], dataset.schema, weight, columns)
 
 
 def infer_schema(
@@ -124,6 +129,7 @@ def infer_schema(
     label_column: str | None = None,
     positive_label: str | None = None,
     csv_weights: bool = False,
+    exclude_columns: tuple[str, ...] = (),
 ) -> Schema | None:
     """The schema of a channel's rows (``None`` when it has none), before any matrix."""
     dataset = load_channel(
@@ -132,5 +138,6 @@ def infer_schema(
         label_column=label_column,
         positive_label=positive_label,
         csv_weights=csv_weights,
+        exclude_columns=exclude_columns,
     )
     return None if dataset is None else dataset.schema
