@@ -53,8 +53,8 @@ def train_taiwan(base: Path, parts: dict[str, pd.DataFrame]) -> Job:
 def shifted(frame: pd.DataFrame) -> pd.DataFrame:
     """Applicants with higher credit limits and older: the drift the monitor must flag."""
     out = frame.copy()
-    out["LIMIT_BAL"] = out["LIMIT_BAL"] * 2.5
-    out["AGE"] = out["AGE"] + 12
+    out["LIMIT_BAL"] = out["LIMIT_BAL"] * 1.5
+    out["AGE"] = out["AGE"] + 7
     return out
 
 
@@ -118,7 +118,7 @@ def predict_scores(model_dir: Path, frame: pd.DataFrame) -> np.ndarray:
     import xgboost as xgb
 
     booster = xgb.Booster()
-    booster.load_model(str(model_dir / "xgboost-model"))
+    booster.load_model(bytearray((model_dir / "xgboost-model").read_bytes()))
     X = frame.drop(columns=[LABEL]).to_numpy(dtype=np.float32)
     return booster.inplace_predict(X, validate_features=False)
 
@@ -145,7 +145,12 @@ def write_capture(
         ids.append(event)
         encoding = encodings[i % len(encodings)]
         line = capture_line(
-            csv_body(part), "text/csv", output, "text/csv", when=when, encoding=encoding,
+            csv_body(part),
+            "text/csv",
+            output,
+            "text/csv",
+            when=when,
+            encoding=encoding,
             event_id=event,
         )
         path = capture_path(root, when.replace(minute=0, second=0, microsecond=0))

@@ -42,6 +42,7 @@ from ..codecs import (
 )
 from ..codecs import decode as _decode
 from ..data import Dataset, Schema, channel_files, load_channel
+from . import capture  # noqa: E402 - SageMaker capture and ground-truth files (monitoring)
 
 __all__ = [
     "ACCEPT_TYPES",
@@ -64,6 +65,7 @@ __all__ = [
     "iter_chunks",
     "load_channel",
     "parse_content_type",
+    "capture",
 ]
 
 

@@ -165,3 +165,13 @@ def confusion(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, 
         "fn": int((~predicted & actual).sum()),
         "tp": int((predicted & actual).sum()),
     }
+
+
+def auc_standard_error(auc: float, positives: int, negatives: int) -> float:
+    """Hanley and McNeil's standard error of an ROC AUC from ``positives`` and ``negatives``."""
+    q1 = auc / (2 - auc)
+    q2 = 2 * auc * auc / (1 + auc)
+    variance = (
+        auc * (1 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)
+    ) / (positives * negatives)
+    return math.sqrt(max(variance, 0.0))

@@ -1,0 +1,296 @@
+"""SageMaker's data-capture files, ground-truth files and prediction bodies.
+
+A capture line is one invocation::
+
+    {"captureData": {"endpointInput": {"observedContentType": "text/csv", "mode": "INPUT",
+                                       "data": "...", "encoding": "CSV"},
+                     "endpointOutput": {...}},
+     "eventMetadata": {"eventId": "...", "inferenceTime": "2026-11-30T09:00:00.000Z",
+                       "inferenceId": "..."},
+     "eventVersion": "0"}
+
+``data`` is the payload itself when ``encoding`` is ``CSV`` or ``JSON``, else base64.
+Payloads are decoded by the same decoders as request bodies (``observe``), with what a
+monitor needs on top: unknown categories kept apart from missing values (code ``-1``),
+values of the wrong type counted, and unknown or absent columns named.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from ..codecs import MISSING, Features
+from ..codecs import decode as _decode
+from ..data import Schema
+from ..errors import UserError
+
+UNKNOWN_CODE = -1.0  # an observed category that the schema does not list
+SCORE_KEYS = ("probability", "score", "predicted_score")
+
+
+@dataclass(frozen=True)
+class Payload:
+    content_type: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class CaptureRecord:
+    """One captured invocation."""
+
+    event_id: str
+    inference_id: str | None
+    inference_time: datetime | None
+    input: Payload
+    output: Payload | None
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time (``Z`` or an offset; none means UTC) as an aware datetime."""
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        raise UserError(f"{text!r} is not an ISO 8601 time") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _payload(part: object, name: str) -> Payload:
+    if not isinstance(part, dict):
+        raise UserError(f"captureData.{name} is not an object")
+    data, encoding = part.get("data"), str(part.get("encoding", "")).upper()
+    content_type = part.get("observedContentType")
+    if not isinstance(data, str) or not isinstance(content_type, str):
+        raise UserError(f"captureData.{name} needs text fields data and observedContentType")
+    if encoding == "BASE64":
+        try:
+            body = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            raise UserError(f"captureData.{name}.data is not valid base64") from None
+    elif encoding in ("CSV", "JSON"):
+        body = data.encode("utf-8")
+    else:
+        raise UserError(f"captureData.{name}.encoding {encoding!r} is not BASE64, CSV or JSON")
+    return Payload(content_type, body)
+
+
+def parse_capture_line(line: str | bytes) -> CaptureRecord:
+    """One capture line as a record; ``UserError`` naming what is wrong with it."""
+    try:
+        doc = json.loads(line)
+    except (ValueError, RecursionError) as exc:
+        raise UserError(f"not a JSON object: {str(exc).splitlines()[0][:80]}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("captureData"), dict):
+        raise UserError("no captureData object")
+    data = doc["captureData"]
+    if "endpointInput" not in data:
+        raise UserError("captureData has no endpointInput")
+    meta = doc.get("eventMetadata")
+    if not isinstance(meta, dict) or not isinstance(meta.get("eventId"), str):
+        raise UserError("eventMetadata.eventId is missing")
+    when = meta.get("inferenceTime")
+    output = data.get("endpointOutput")
+    return CaptureRecord(
+        event_id=meta["eventId"],
+        inference_id=meta.get("inferenceId") if isinstance(meta.get("inferenceId"), str) else None,
+        inference_time=parse_time(when) if isinstance(when, str) else None,
+        input=_payload(data["endpointInput"], "endpointInput"),
+        output=None if output is None else _payload(output, "endpointOutput"),
+    )
+
+
+def _read_text(path: Path) -> str:
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise UserError(f"{path}: broken gzip file ({exc})") from None
+    return raw.decode("utf-8", errors="replace")
+
+
+def capture_files(folder: Path) -> list[Path]:
+    """Every file under ``folder`` at any depth (hidden ones skipped), in name order."""
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+
+
+def iter_lines(folder: Path) -> Iterator[tuple[str, str]]:
+    """``(where, line)`` of every non-blank line of every file under ``folder``."""
+    for path in capture_files(folder):
+        try:
+            text = _read_text(path)
+        except (OSError, UserError) as exc:
+            yield f"{path}", f"\0unreadable: {exc}"
+            continue
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                yield f"{path.relative_to(folder)}:{number}", line
+
+
+def _labels_text(text: str) -> list[str]:
+    stripped = text.strip()
+    if stripped.startswith("["):
+        values = json.loads(stripped)
+        if not isinstance(values, list):
+            raise UserError("groundTruthData.data is not a list")
+        return [str(v) for v in values]
+    return [v.strip() for v in stripped.replace("\n", ",").split(",") if v.strip()]
+
+
+def parse_ground_truth_line(line: str, classes: list[str] | None = None) -> tuple[str, np.ndarray]:
+    """``(eventId, labels)`` of one ground-truth line; labels as 0/1 numbers (class names,
+    when the model has them, mapped to their index)."""
+    try:
+        doc = json.loads(line)
+        truth, meta = doc["groundTruthData"], doc["eventMetadata"]
+        event_id, data = meta["eventId"], truth["data"]
+    except (ValueError, KeyError, TypeError, RecursionError):
+        raise UserError("not a ground-truth line (groundTruthData.data, eventMetadata.eventId)")
+    if not isinstance(data, str) or not isinstance(event_id, str):
+        raise UserError("groundTruthData.data and eventMetadata.eventId must be text")
+    if str(truth.get("encoding", "CSV")).upper() == "BASE64":
+        try:
+            data = base64.b64decode(data, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            raise UserError("groundTruthData.data is not valid base64") from None
+    try:
+        texts = _labels_text(data)
+    except ValueError:
+        raise UserError("groundTruthData.data is not valid JSON") from None
+    index = {name: float(i) for i, name in enumerate(classes or [])}
+    labels = []
+    for text in texts:
+        if text in index:
+            labels.append(index[text])
+            continue
+        try:
+            labels.append(float(text))
+        except ValueError:
+            raise UserError(f"label {text!r} is not a number or a class name") from None
+    if not labels:
+        raise UserError("groundTruthData.data holds no label")
+    return event_id, np.array(labels)
+
+
+def _score(value: object) -> float:
+    if isinstance(value, dict):
+        for key in SCORE_KEYS:
+            if key in value:
+                return _score(value[key])
+        raise UserError(f"a prediction object has none of {list(SCORE_KEYS)}")
+    if isinstance(value, list) and len(value) == 1:
+        return _score(value[0])
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise UserError("a prediction is not a number")
+    try:
+        return float(value)
+    except ValueError:
+        raise UserError(f"prediction {value!r} is not a number") from None
+
+
+def decode_scores(body: bytes, content_type: str | None) -> np.ndarray:
+    """The score of each row of a prediction body: CSV (first cell of a line), JSON
+    (``{"predictions": [...]}`` or a list) or JSON lines; numbers or objects holding
+    ``probability`` (or ``score``, ``predicted_score``)."""
+    text = body.decode("utf-8", errors="replace").strip()
+    media = (content_type or "text/csv").split(";")[0].strip().lower()
+    try:
+        if "json" in media:
+            if "jsonlines" in media or ("\n" in text and not text.startswith(("[", '{"pred'))):
+                values = [json.loads(line) for line in text.splitlines() if line.strip()]
+            else:
+                doc = json.loads(text)
+                values = doc.get("predictions") if isinstance(doc, dict) else doc
+                if not isinstance(values, list):
+                    values = [doc]
+            return np.array([_score(v) for v in values], dtype=np.float64)
+    except (ValueError, RecursionError):
+        raise UserError("the prediction body is not valid JSON") from None
+    return np.array([_score(line.split(",")[0]) for line in text.splitlines()], dtype=np.float64)
+
+
+@dataclass
+class Observed:
+    """A payload's feature matrix (categories as codes, ``UNKNOWN_CODE`` for an unknown
+    one) and what did not fit the schema."""
+
+    X: np.ndarray
+    wrong_type: np.ndarray
+    extra_columns: set[str] = field(default_factory=set)
+    named_columns: set[str] | None = None  # names given in object rows; None: positional
+    widths: set[int] = field(default_factory=set)
+
+
+class _Observer(Features):
+    """The request decoders' feature reader, counting instead of refusing a bad cell."""
+
+    def __init__(self, schema: Schema) -> None:
+        super().__init__(schema)  # type: ignore[arg-type]
+        self.wrong_type = np.zeros(self.count, dtype=np.int64)
+        self.extra: set[str] = set()
+        self.named: set[str] | None = None
+        self.widths: set[int] = set()
+
+    def cell(self, value: object, column: int, where: str) -> float:
+        if column in self.codes:
+            code = super().cell(value, column, where)
+            absent = value is None or (isinstance(value, str) and value.strip() in MISSING)
+            return UNKNOWN_CODE if math.isnan(code) and not absent else code
+        try:
+            return super().cell(value, column, where)
+        except UserError:
+            self.wrong_type[column] += 1
+            return math.nan
+
+    def positional(self, row: object, where: str) -> list:
+        if isinstance(row, dict):
+            self.named = self.named or set()
+            kept = {}
+            for name, value in row.items():
+                if name in self.position:
+                    self.named.add(name)
+                    kept[name] = value
+                elif name != self.label:
+                    self.extra.add(name)
+            row = kept
+        return super().positional(row, where)
+
+    def check_width(self, width: int, where: str) -> None:
+        self.widths.add(width)
+        super().check_width(width, where)
+
+
+def observe(body: bytes, content_type: str | None, schema: Schema) -> Observed:
+    """Decode a captured request body against ``schema`` (``UserError`` when it cannot be
+    read at all, e.g. rows of the wrong width)."""
+    observer = _Observer(schema)
+    try:
+        X = _decode(body, content_type, observer)
+    except UserError as exc:
+        if observer.widths - {observer.count}:
+            widths = sorted(observer.widths - {observer.count})
+            raise ColumnCountError(str(exc), widths, observer.count) from None
+        raise
+    return Observed(X, observer.wrong_type, observer.extra, observer.named, observer.widths)
+
+
+class ColumnCountError(UserError):
+    """Rows with more or fewer values than the schema has features."""
+
+    def __init__(self, message: str, widths: list[int], expected: int) -> None:
+        super().__init__(message)
+        self.widths = widths
+        self.expected = expected
