@@ -158,7 +158,9 @@ def parse_ground_truth_line(line: str, classes: list[str] | None = None) -> tupl
         truth, meta = doc["groundTruthData"], doc["eventMetadata"]
         event_id, data = meta["eventId"], truth["data"]
     except (ValueError, KeyError, TypeError, RecursionError):
-        raise UserError("not a ground-truth line (groundTruthData.data, eventMetadata.eventId)")
+        raise UserError(
+            "not a ground-truth line (groundTruthData.data, eventMetadata.eventId)"
+        ) from None
     if not isinstance(data, str) or not isinstance(event_id, str):
         raise UserError("groundTruthData.data and eventMetadata.eventId must be text")
     if str(truth.get("encoding", "CSV")).upper() == "BASE64":

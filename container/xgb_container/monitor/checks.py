@@ -43,7 +43,11 @@ def _bin_labels(edges: list[float]) -> list[str]:
     if not edges:
         return ["all"]
     shown = [f"{e:.4g}" for e in edges]
-    return [f"< {shown[0]}", *[f"{a} to {b}" for a, b in zip(shown, shown[1:])], f">= {shown[-1]}"]
+    return [
+        f"< {shown[0]}",
+        *[f"{a} to {b}" for a, b in zip(shown[:-1], shown[1:], strict=True)],
+        f">= {shown[-1]}",
+    ]
 
 
 def compare(
