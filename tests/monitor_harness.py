@@ -59,7 +59,9 @@ def shifted(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def csv_body(frame: pd.DataFrame) -> str:
-    return frame.drop(columns=[LABEL]).to_csv(header=False, index=False)
+    """Headerless CSV of the feature columns (Taiwan's are whole numbers)."""
+    rows = frame.drop(columns=[LABEL]).to_numpy().tolist()
+    return "".join(",".join(str(v) for v in row) + "\n" for row in rows)
 
 
 def capture_line(
@@ -135,28 +137,27 @@ def write_capture(
     """Capture files of ``frame`` sent in records of ``rows_per_record`` rows, one record a
     second, answers in CSV; the event ids in order."""
     scores = predict_scores(model_dir, frame)
+    rows = csv_body(frame).splitlines(keepends=True)
     ids = []
     lines_by_file: dict[Path, list[str]] = {}
     for i, begin in enumerate(range(0, len(frame), rows_per_record)):
-        part = frame.iloc[begin : begin + rows_per_record]
         when = start + timedelta(seconds=i)
         output = "".join(f"{s:.6f}\n" for s in scores[begin : begin + rows_per_record])
         event = str(uuid.uuid4())
         ids.append(event)
-        encoding = encodings[i % len(encodings)]
         line = capture_line(
-            csv_body(part),
+            "".join(rows[begin : begin + rows_per_record]),
             "text/csv",
             output,
             "text/csv",
             when=when,
-            encoding=encoding,
+            encoding=encodings[i % len(encodings)],
             event_id=event,
         )
-        path = capture_path(root, when.replace(minute=0, second=0, microsecond=0))
-        lines_by_file.setdefault(path, []).append(line)
-    for path, lines in lines_by_file.items():
-        with path.open("a") as f:
+        hour = when.replace(minute=0, second=0, microsecond=0)
+        lines_by_file.setdefault(hour, []).append(line)
+    for hour, lines in lines_by_file.items():
+        with capture_path(root, hour).open("a") as f:
             f.write("\n".join(lines) + "\n")
     return ids
 

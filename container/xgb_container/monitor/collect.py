@@ -13,6 +13,7 @@ from .config import Config, Reference
 from .profile import Profile
 
 EXAMPLES = 10  # malformed lines named in the report
+BATCH_ROWS = 4096  # rows decoded from many records are profiled together
 QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 
 
@@ -38,10 +39,24 @@ class Current:
     named_columns: set[str] = field(default_factory=set)
     positional_records: int = 0
     bad_widths: set[int] = field(default_factory=set)
+    pending: list[np.ndarray] = field(default_factory=list)
+    pending_rows: int = 0
 
     @property
     def rows(self) -> int:
-        return self.profile.rows
+        return self.profile.rows + self.pending_rows
+
+    def add(self, X: np.ndarray) -> None:
+        """Profile rows in batches (per-call overhead dominates single-row records)."""
+        self.pending.append(X)
+        self.pending_rows += len(X)
+        if self.pending_rows >= BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.profile.add(np.concatenate(self.pending))
+        self.pending, self.pending_rows = [], 0
 
     def bad_line(self, where: str, reason: str) -> None:
         self.malformed += 1
@@ -54,7 +69,7 @@ class Current:
 
 def _take(current: Current, record: formats.capture.CaptureRecord, schema) -> None:
     seen = formats.capture.observe(record.input.body, record.input.content_type, schema)
-    current.profile.add(seen.X)
+    current.add(seen.X)
     for j, count in enumerate(seen.wrong_type):
         if count:
             feature = current.profile.features[j]
@@ -99,4 +114,5 @@ def collect(config: Config, reference: Reference) -> Current:
             current.bad_line(where, str(exc))
         except UserError as exc:
             current.bad_line(where, str(exc))
+    current.flush()
     return current
