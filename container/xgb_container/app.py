@@ -127,6 +127,8 @@ def answer(served: Served, settings: Settings) -> Response:
     attributes = custom_attributes(raw_attributes)
     fields = output_fields(attributes["output"], model) if "output" in attributes else served.fields
     X = formats.decode(body, content_type, served.schema)
+    if not len(X):  # a CSV header alone (batch transform's first record): no output line
+        return Response(formats.encode({}, fields, 0, accept), mimetype=accept)
     out = model.predict(X, fields)
     explain = request.headers.get(EXPLANATIONS, attributes.get("explain"))
     explanations = None

@@ -22,7 +22,7 @@ def decode(body: bytes, content_type: str | None, schema: Schema) -> np.ndarray:
     NaN for a missing value, categories as their codes (unknown: NaN)."""
     media, options = parse_content_type(content_type)
     X = csv.decode(body, options, schema) if media == CSV else DECODERS[media](body, schema)
-    if not len(X):
+    if not len(X) and media != CSV:  # CSV: a header alone is no rows, and no error
         raise UserError("the body holds no rows")
     if np.isinf(X).any():
         row, column = np.argwhere(np.isinf(X))[0]

@@ -193,12 +193,17 @@ def decode(body: bytes, options: dict[str, str], schema: Schema) -> np.ndarray:
         raise UserError(f"line {reader.line_num}: cannot read CSV: {exc}") from None
     if head == "present" or (head != "absent" and _is_header(rows[0], schema)):
         return _header_rows(rows, schema)
+    picks = schema.table_picks
+    if picks is not None:  # a row as the training table was, label included
+        width = len(schema.columns or ())
+        rows = [[row[j] for j in picks] if len(row) == width else row for row in rows]
     return rowlib.matrix(rows, schema, "line")
 
 
 def _header_rows(rows: list[list[str]], schema: Schema) -> np.ndarray:
     names = [c.strip() for c in rows[0]]
-    unknown = [c for c in names if c not in schema.position and c != schema.label_column]
+    known = {schema.label_column, *(schema.columns or ())}
+    unknown = [c for c in names if c not in schema.position and c not in known]
     missing = [n for n in schema.feature_names if n not in names]
     if unknown or missing:
         raise UserError(f"line 1: header has unknown columns {unknown}, lacks {missing}")
@@ -210,6 +215,6 @@ def _header_rows(rows: list[list[str]], schema: Schema) -> np.ndarray:
                 f"line {i + 2}: has {len(row)} values but the header names {len(names)}"
             )
         data.append([row[j] for j in order])
-    if not data:
-        raise UserError("the body holds a header but no rows")
+    if not data:  # batch transform's first record may be the header alone: no rows
+        return np.empty((0, schema.count), dtype=np.float32)
     return rowlib.matrix(data, schema, "line", start=2)

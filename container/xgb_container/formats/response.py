@@ -44,6 +44,8 @@ def encode(
 ) -> bytes:
     """Selected ``fields`` of ``n`` rows in the ``accept`` format: one line per row for CSV
     and JSON lines, ``{"predictions": [...]}`` for JSON."""
+    if n == 0:
+        return b'{"predictions":[]}' if accept not in (CSV, JSONLINES) else b""
     first = out[fields[0]]
     simple = len(fields) == 1 and first.ndim == 1 and first.dtype != object
     if accept == CSV and simple and explanations is None:

@@ -12,7 +12,9 @@ from .schema import Schema
 
 def check_width(width: int, schema: Schema, where: str) -> None:
     if width != schema.count:
-        raise UserError(f"{where}: has {width} values but the model expects {schema.count}")
+        table = len(schema.columns or ()) if schema.table_picks else 0
+        also = f" (or {table}, the training table's columns)" if table else ""
+        raise UserError(f"{where}: has {width} values but the model expects {schema.count}{also}")
 
 
 def row_values(row: list, schema: Schema, where: str) -> list[float]:
@@ -52,7 +54,7 @@ def positional(row: object, schema: Schema, where: str) -> list:
     for name, value in row.items():
         j = schema.position.get(name)
         if j is None:
-            if name == schema.label_column:
+            if name == schema.label_column or name in (schema.columns or ()):
                 continue
             raise UserError(f"{where}: unknown feature name {name!r}")
         values[j] = value

@@ -37,7 +37,7 @@ class Schema:
     @classmethod
     def from_metadata(cls, meta: ModelMetadata) -> Schema:
         """The schema a trained model recorded in its ``metadata.json``."""
-        columns = meta.extra.get("columns") if isinstance(meta.extra, dict) else None
+        columns = getattr(meta, "columns", None)
         return cls(
             meta.input_format,
             list(meta.feature_names),
@@ -67,6 +67,15 @@ class Schema:
             )
             if kind == "c"
         }
+
+    @cached_property
+    def table_picks(self) -> list[int] | None:
+        """Where each feature was in the trained table's columns (``None`` without a
+        table, or where the table had no other columns)."""
+        columns = self.columns or []
+        if len(columns) <= self.count or not all(n in columns for n in self.feature_names):
+            return None
+        return [columns.index(n) for n in self.feature_names]
 
 
 @dataclass
