@@ -68,6 +68,7 @@ def schema_record(schema: formats.Schema) -> dict[str, Any]:
         "categories": dict(schema.categories),
         "label_column": schema.label_column,
         "classes": schema.classes,
+        "columns": schema.columns,
     }
 
 

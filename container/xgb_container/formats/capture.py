@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import csv
+import csv as pycsv
 import gzip
 import hashlib
 import io
@@ -32,10 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..codecs import MISSING, Features
-from ..codecs import decode as _decode
-from ..data import Schema
 from ..errors import UserError
+from . import cells, jsonlines
+from . import rows as rowlib
+from .bodies import decode
+from .content import CSV, JSON, JSONLINES, parse_content_type
+from .schema import Schema
 
 UNKNOWN_CODE = -1.0  # an observed category that the schema does not list
 SCORE_KEYS = ("probability", "score", "predicted_score")
@@ -236,60 +238,136 @@ class Observed:
     X: np.ndarray
     wrong_type: np.ndarray
     extra_columns: set[str] = field(default_factory=set)
-    named_columns: set[str] | None = None  # names given in object rows; None: positional
+    named_columns: set[str] | None = None  # names given in object rows or a header
     widths: set[int] = field(default_factory=set)
 
 
-class _Observer(Features):
-    """The request decoders' feature reader, counting instead of refusing a bad cell."""
+def _is_header(cells_: list[str], schema: Schema) -> bool:
+    """A first CSV line of names: no cell is a number and one at least names a feature."""
+    if not any(c.strip() in schema.position for c in cells_):
+        return False
+    for c in cells_:
+        try:
+            cells.number(c.strip())
+            return False
+        except ValueError:
+            continue
+    return True
+
+
+def _rows(body: bytes, media: str, options: dict[str, str], schema: Schema) -> list | None:
+    """The rows of a text body as lists or name-keyed dicts; ``None`` for binary formats."""
+    if media == CSV:
+        lines = rowlib.lines(rowlib.text(body))
+        reader = pycsv.reader(lines, skipinitialspace=True)
+        try:
+            rows: list = list(reader)
+        except pycsv.Error as exc:
+            raise UserError(f"line {reader.line_num}: cannot read CSV: {exc}") from None
+        head = options.get("header")
+        if rows and (head == "present" or (head != "absent" and _is_header(rows[0], schema))):
+            names = [c.strip() for c in rows[0]]
+            return [dict(zip(names, row, strict=False)) for row in rows[1:]]
+        return rows
+    if media == JSON:
+        try:
+            doc = json.loads(rowlib.text(body))
+        except json.JSONDecodeError as exc:
+            if exc.msg != "Extra data":
+                raise UserError(f"line {exc.lineno}: invalid JSON: {exc.msg}") from None
+            return _rows(body, JSONLINES, options, schema)
+        except (ValueError, RecursionError):
+            raise UserError("invalid JSON body") from None
+        if isinstance(doc, dict):
+            doc = doc.get("instances")
+        if isinstance(doc, list) and doc and not any(isinstance(v, list | dict) for v in doc):
+            doc = [doc]
+        if not isinstance(doc, list):
+            raise UserError('expected {"instances": [row, ...]}')
+        return doc
+    if media == JSONLINES:
+        lines = rowlib.lines(rowlib.text(body))
+        return [jsonlines.parse_line(line, i + 1) for i, line in enumerate(lines)]
+    return None
+
+
+class _Observer:
+    """Rows to the model's matrix with the one cell rule, counting what does not fit."""
 
     def __init__(self, schema: Schema) -> None:
-        super().__init__(schema)  # type: ignore[arg-type]
-        self.wrong_type = np.zeros(self.count, dtype=np.int64)
+        self.schema = schema
+        self.wrong_type = np.zeros(schema.count, dtype=np.int64)
         self.extra: set[str] = set()
         self.named: set[str] | None = None
         self.widths: set[int] = set()
 
-    def cell(self, value: object, column: int, where: str) -> float:
-        if column in self.codes:
-            code = super().cell(value, column, where)
-            absent = value is None or (isinstance(value, str) and value.strip() in MISSING)
-            return UNKNOWN_CODE if math.isnan(code) and not absent else code
-        try:
-            return super().cell(value, column, where)
-        except UserError:
-            self.wrong_type[column] += 1
-            return math.nan
-
     def positional(self, row: object, where: str) -> list:
+        schema = self.schema
         if isinstance(row, dict):
-            self.named = self.named or set()
-            kept = {}
+            self.named = self.named if self.named is not None else set()
+            values: list = [None] * schema.count
             for name, value in row.items():
-                if name in self.position:
+                j = schema.position.get(name)
+                if j is not None:
                     self.named.add(name)
-                    kept[name] = value
-                elif name != self.label:
-                    self.extra.add(name)
-            row = kept
-        return super().positional(row, where)
+                    values[j] = value
+                elif name != schema.label_column and name not in (schema.columns or ()):
+                    self.extra.add(str(name))
+            return values
+        if not isinstance(row, list):
+            raise UserError(f"{where}: expected a list of values or an object keyed by name")
+        picks = schema.table_picks
+        if picks is not None and len(row) == len(schema.columns or ()):
+            return [row[j] for j in picks]
+        self.widths.add(len(row))
+        if len(row) != schema.count:
+            raise UserError(f"{where}: has {len(row)} values but the model expects {schema.count}")
+        return row
 
-    def check_width(self, width: int, where: str) -> None:
-        self.widths.add(width)
-        super().check_width(width, where)
+    def value(self, value: object, j: int) -> float:
+        codes = self.schema.codes.get(j)
+        try:
+            code = cells.cell(value, codes)
+        except ValueError:
+            self.wrong_type[j] += 1
+            return math.nan
+        if codes is not None and math.isnan(code) and not cells.is_missing(value):
+            return UNKNOWN_CODE
+        return code
+
+    def matrix(self, rows: list) -> np.ndarray:
+        X = np.empty((len(rows), self.schema.count), dtype=np.float32)
+        for i, row in enumerate(rows):
+            values = self.positional(row, f"row {i + 1}")
+            X[i] = [self.value(v, j) for j, v in enumerate(values)]
+        return X
 
 
 def observe(body: bytes, content_type: str | None, schema: Schema) -> Observed:
     """Decode a captured request body against ``schema`` (``UserError`` when it cannot be
     read at all, e.g. rows of the wrong width)."""
+    media, options = parse_content_type(content_type)
+    none = np.zeros(schema.count, dtype=np.int64)
+    if media == CSV and not schema.codes:
+        try:  # the request decoder's fast path: plain numbers, nothing to count
+            return Observed(decode(body, content_type, schema), none)
+        except UserError:
+            pass
+    rows = _rows(body, media, options, schema)
+    if rows is None:
+        return Observed(decode(body, content_type, schema), none)
+    if not rows:
+        raise UserError("the body holds no rows")
     observer = _Observer(schema)
     try:
-        X = _decode(body, content_type, observer)
+        X = observer.matrix(rows)
     except UserError as exc:
-        if observer.widths - {observer.count}:
-            widths = sorted(observer.widths - {observer.count})
-            raise ColumnCountError(str(exc), widths, observer.count) from None
+        bad = sorted(observer.widths - {schema.count})
+        if bad:
+            raise ColumnCountError(str(exc), bad, schema.count) from None
         raise
+    if np.isinf(X).any():
+        raise UserError("a value is infinite or too large for float32")
     return Observed(X, observer.wrong_type, observer.extra, observer.named, observer.widths)
 
 
@@ -312,7 +390,7 @@ def _masked_cell(value: object, mode: str, salt: str) -> object:
 
 
 def _mask_csv(text: str, positions: dict[str, int], names: set[str], mode: str, salt: str) -> str:
-    rows = list(csv.reader(io.StringIO(text)))
+    rows = list(pycsv.reader(io.StringIO(text)))
     if not rows:
         return text
     header = [c.strip() for c in rows[0]]
@@ -327,7 +405,7 @@ def _mask_csv(text: str, positions: dict[str, int], names: set[str], mode: str, 
                 cell = _masked_cell(row[j], mode, salt)
                 row[j] = "" if cell is None else str(cell)
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(rows)
+    pycsv.writer(out, lineterminator="\n").writerows(rows)
     return out.getvalue()
 
 
@@ -379,6 +457,6 @@ def mask(
             return json.dumps(
                 {"instances": [_mask_row(r, positions, mode, salt) for r in rows]}
             ).encode()
-    except (UnicodeDecodeError, ValueError, csv.Error, RecursionError):
+    except (UnicodeDecodeError, ValueError, pycsv.Error, RecursionError):
         raise UserError("the body cannot be read to mask its sensitive columns") from None
     raise UserError(f"masking is not supported for {media} bodies")

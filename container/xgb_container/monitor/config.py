@@ -134,6 +134,7 @@ class Reference:
                 dict(record.get("categories") or {}),
                 record.get("label_column"),
                 record.get("classes"),
+                record.get("columns"),
             )
             features = {f["name"]: f for f in statistics["features"]}
             limits = {f["name"]: f for f in constraints.get("features", [])}
