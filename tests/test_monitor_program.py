@@ -118,6 +118,11 @@ def test_baseline_of_categorical_features(german_model: Path):
     assert sum(b["count"] for b in buckets) == stats["dataset"]["item_count"] == 700
     domains = {f["name"]: f for f in limits["features"]}["housing"]["string_constraints"]
     assert domains["domains"] == meta["categories"]["housing"]
+    # scores of a model with categorical features, as training evaluated them
+    evaluation = json.loads(
+        (german_model.parent / "output/data/evaluation-validation.json").read_text()
+    )
+    assert stats["score"]["model_quality"]["roc_auc"] == pytest.approx(evaluation["roc_auc"])
 
 
 def test_held_out_sample_of_the_same_population_flags_nothing(taiwan, tmp_path):
@@ -419,3 +424,26 @@ def test_event_ids_are_unique_per_record(taiwan, tmp_path):
     ids = write_capture(tmp_path, heldout.iloc[:20], job.model_dir)
     assert len(set(ids)) == 4 and all(uuid.UUID(i) for i in ids)
     assert csv_body(heldout.iloc[:1]).count(",") == 22
+
+
+def test_baseline_of_a_libsvm_channel_counts_absent_entries_as_missing(job):
+    rng = np.random.default_rng(0)
+    lines = []
+    for i in range(400):
+        x0, x2 = rng.normal(), rng.normal()
+        label = int(x0 + x2 > 0)
+        middle = "" if i % 2 else f" 1:{rng.integers(1, 5)}"
+        lines.append(f"{label} 0:{x0:.4f}{middle} 2:{x2:.4f}")
+    for name in ("train", "validation"):
+        folder = job.channel(name, "text/libsvm")
+        (folder / "part.libsvm").write_text("\n".join(lines) + "\n")
+    job.hyperparameters(objective="binary:logistic", num_round=10)
+    done = job.train()
+    assert done.returncode == 0, done.stderr + job.failure
+    stats = json.loads((job.model_dir / "baseline" / "statistics.json").read_text())
+    by_name = {f["name"]: f["numerical_statistics"] for f in stats["features"]}
+    assert by_name["f1"]["common"] == {"num_present": 200, "num_missing": 200}
+    assert by_name["f0"]["common"]["num_missing"] == 0
+    assert stats["score"]["model_quality"]["roc_auc"] == pytest.approx(
+        job.evaluation("validation")["roc_auc"]
+    )
