@@ -158,3 +158,9 @@ def test_auc_standard_error_follows_hanley_mcneil():
     var = (auc * (1 - auc) + (pos - 1) * (q1 - auc**2) + (neg - 1) * (q2 - auc**2)) / (pos * neg)
     assert stats.auc_standard_error(auc, pos, neg) == pytest.approx(math.sqrt(var))
     assert stats.auc_standard_error(0.8, 2000, 8000) < stats.auc_standard_error(0.8, 200, 800)
+
+
+def test_roc_auc_with_an_odd_number_of_positives():
+    y = np.array([1, 0, 1, 0, 1, 0, 0])
+    scores = np.array([0.8, 0.3, 0.4, 0.5, 0.9, 0.1, 0.4])
+    assert stats.roc_auc(y, scores) == pytest.approx(metrics.roc_auc_score(y, scores))
