@@ -236,7 +236,7 @@ def test_bad_capture_settings_stop_the_server_with_a_reason(served, tmp_path, en
 
 def test_mask_bodies_of_every_text_format():
     schema = formats.Schema("csv-header", ["a", "b", "c"], ["q", "q", "q"])
-    mask = formats.capture.mask
+    mask = formats.masking.mask
     assert mask(b"1,2,3\n4,5,6\n", "text/csv", schema, ["b"], "drop") == b"1,,3\n4,,6\n"
     assert mask(b"c,b,a\n1,2,3\n", "text/csv", schema, ["a"], "drop") == b"c,b,a\n1,2,\n"
     hashed = mask(b"1,2,3\n", "text/csv", schema, ["a"], "hash", "salt").decode()

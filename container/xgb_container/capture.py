@@ -107,7 +107,7 @@ class Writer:
         if self.masked:
             try:
                 schema = formats.Schema.from_metadata(meta)
-                body = formats.capture.mask(
+                body = formats.masking.mask(
                     body, content_type, schema, self.masked, self.mode, self.salt
                 )
             except UserError as exc:
