@@ -172,6 +172,6 @@ def auc_standard_error(auc: float, positives: int, negatives: int) -> float:
     q1 = auc / (2 - auc)
     q2 = 2 * auc * auc / (1 + auc)
     variance = (
-        auc * (1 - auc) + (positives ** 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)
+        auc * (1 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)
     ) / (positives * negatives)
     return math.sqrt(max(variance, 0.0))
