@@ -164,3 +164,7 @@ def test_roc_auc_with_an_odd_number_of_positives():
     y = np.array([1, 0, 1, 0, 1, 0, 0])
     scores = np.array([0.8, 0.3, 0.4, 0.5, 0.9, 0.1, 0.4])
     assert stats.roc_auc(y, scores) == pytest.approx(metrics.roc_auc_score(y, scores))
+
+
+def test_ks_distance_of_an_empty_sample_is_its_whole_gap():
+    assert stats.ks_distance(np.array([1, 3]), np.array([0, 0])) == 1.0
