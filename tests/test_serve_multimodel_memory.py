@@ -30,31 +30,35 @@ def test_600_models_loaded_used_and_deleted_do_not_grow_the_workers(tmp_path):
         os.link(source / "xgboost-model", target / "xgboost-model")  # same bytes, own files
         return target
 
-    def cycle(i: int, pool: ThreadPoolExecutor) -> None:
+    def cycle(i: int) -> None:
+        """Load, use (from two clients, so that both workers are likely to), delete."""
         assert endpoint.add(f"m{i}", folder(i)).status_code == 200
-        for got in pool.map(lambda _: endpoint.invoke(f"m{i}", row), range(4)):
-            assert got.status_code == 200, got.text
+        with ThreadPoolExecutor(2) as pool:
+            for got in pool.map(lambda _: endpoint.invoke(f"m{i}", row), range(2)):
+                assert got.status_code == 200, got.text
         assert endpoint.delete(f"m{i}").status_code == 200
 
-    try:
+    def cycles(start: int, count: int) -> None:
+        """``count`` cycles from two clients at once."""
         with ThreadPoolExecutor(2) as pool:
-            for i in range(20):  # warm up: imports, first allocations
-                cycle(i, pool)
-            before = endpoint.worker_rss()
-            # One model's cost: ten held at once, used on both workers.
-            for i in range(20, 30):
-                assert endpoint.add(f"m{i}", folder(i)).status_code == 200
-                endpoint.use_on_every_worker(f"m{i}", row)
-            held = endpoint.worker_rss()
-            one_model = max(held[pid] - before[pid] for pid in before) / 10
-            for i in range(20, 30):
-                assert endpoint.delete(f"m{i}").status_code == 200
-            for i in range(30, 30 + CYCLES):
-                cycle(i, pool)
-            after = endpoint.worker_rss()
+            list(pool.map(cycle, range(start, start + count)))
+
+    try:
+        cycles(0, 20)  # warm up: imports, first allocations
+        before = endpoint.worker_rss()
+        # One model's cost: ten held at once, used on both workers.
+        for i in range(20, 30):
+            assert endpoint.add(f"m{i}", folder(i)).status_code == 200
+            endpoint.use_on_every_worker(f"m{i}", row)
+        held = endpoint.worker_rss()
+        one_model = max(held[pid] - before[pid] for pid in before) / 10
+        for i in range(20, 30):
+            assert endpoint.delete(f"m{i}").status_code == 200
+        cycles(30, CYCLES)
+        after = endpoint.worker_rss()
         assert after.keys() == before.keys(), "a worker was replaced"
         growth = {pid: (after[pid] - before[pid]) / MiB for pid in before}
-        bound = max(32 * MiB, 20 * one_model) / MiB
+        bound = max(16 * MiB, 20 * one_model) / MiB
         print(f"one model {one_model / MiB:.2f} MiB, growth {growth} MiB, bound {bound:.1f} MiB")
         assert all(g < bound for g in growth.values()), (growth, bound)
     finally:
