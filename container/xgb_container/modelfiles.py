@@ -4,6 +4,7 @@ A model folder may come from anywhere (a tarball, a multi-model endpoint's ``url
 file that is a FIFO, a device, a folder, a symlink out of the folder or larger than its bound
 is refused with a ``UserError`` naming it, before anything is read. The model file's bound is
 ``XGB_MAX_MODEL_MB`` (default 1024 MiB); ``metadata.json`` may hold at most 16 MiB.
+A multi-model endpoint's urls are confined to its models folder (``confine``).
 """
 
 from __future__ import annotations
@@ -83,6 +84,15 @@ def read_bounded(path: Path, limit: int, what: str, limit_text: str) -> bytes | 
     if len(data) > limit:
         raise UserError(f"{what} {path} is larger than {limit_text}")
     return data
+
+
+def confine(url: str, root: Path) -> Path:
+    """``url`` as a folder inside ``root`` once symlinks are resolved; else a ``UserError``."""
+    path = Path(url)
+    real = path.resolve()
+    if not path.is_absolute() or not real.is_relative_to(root.resolve()) or real == root.resolve():
+        raise UserError(f"url {url!r} is outside the models folder {root}")
+    return real
 
 
 def _contents(folder: Path) -> str:
