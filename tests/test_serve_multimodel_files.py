@@ -50,6 +50,9 @@ def test_a_url_escaping_by_dots_or_symlink_is_refused(endpoint, tmp_path):
     (endpoint.models / "base").symlink_to(endpoint.base)
     refused(endpoint, "base", endpoint.models / "base" / "model", "outside the models folder")
     refused(endpoint, "root", endpoint.models, "outside the models folder")
+    refused(endpoint, "nul", f"{endpoint.models}/a\x00b", "not a usable path")
+    (endpoint.models / "loop").symlink_to(endpoint.models / "loop")
+    refused(endpoint, "loop", endpoint.models / "loop" / "model", "does not exist")
 
 
 def test_a_folder_without_a_model_is_named_but_not_listed(endpoint):

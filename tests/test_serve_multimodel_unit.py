@@ -191,6 +191,8 @@ def test_urls_are_confined_to_the_models_folder(tmp_path):
             confine(url, root)
     with pytest.raises(UserError):
         confine(str(tmp_path / "models-other"), root)  # a sibling sharing the prefix
+    with pytest.raises(UserError, match="not a usable path"):
+        confine(f"{root}/a\x00b", root)
 
 
 def test_bounded_reads(tmp_path):

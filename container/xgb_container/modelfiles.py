@@ -89,7 +89,10 @@ def read_bounded(path: Path, limit: int, what: str, limit_text: str) -> bytes | 
 def confine(url: str, root: Path) -> Path:
     """``url`` as a folder inside ``root`` once symlinks are resolved; else a ``UserError``."""
     path = Path(url)
-    real = path.resolve()
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError, ValueError):  # a NUL byte, a symlink loop
+        raise UserError(f"url {url!r} is not a usable path") from None
     if not path.is_absolute() or not real.is_relative_to(root.resolve()) or real == root.resolve():
         raise UserError(f"url {url!r} is outside the models folder {root}")
     return real
