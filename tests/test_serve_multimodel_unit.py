@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 
 import pytest
 from werkzeug.exceptions import Conflict
 from xgb_container.errors import UserError
 from xgb_container.modelfiles import (
+    METADATA_LIMIT,
     ModelFiles,
     confine,
     model_limit,
@@ -260,3 +262,29 @@ def test_a_model_folder_lists_its_contents_only_when_asked(tmp_path):
         read_model_folder(empty, list_contents=True)
     with pytest.raises(UserError, match="does not exist"):
         read_model_folder(tmp_path / "absent")
+
+
+def test_size_bounds_hold_to_the_byte(tmp_path, monkeypatch):
+    monkeypatch.setenv("XGB_MAX_MODEL_MB", str(1000 / 1024 / 1024))  # 1000 bytes
+    (tmp_path / "xgboost-model").write_bytes(b"m" * 1000)
+    with (tmp_path / "metadata.json").open("wb") as f:
+        f.truncate(METADATA_LIMIT)  # sparse: exactly the bound
+    files = read_model_folder(tmp_path)
+    assert len(files.model) == 1000 and len(files.metadata) == METADATA_LIMIT
+    with (tmp_path / "metadata.json").open("ab") as f:
+        f.write(b"x")
+    with pytest.raises(UserError, match="metadata.json is larger than 16 MiB"):
+        read_model_folder(tmp_path)
+    (tmp_path / "metadata.json").unlink()
+    (tmp_path / "xgboost-model").write_bytes(b"m" * 1001)
+    with pytest.raises(UserError, match=r"xgboost-model is larger than XGB_MAX_MODEL_MB \("):
+        read_model_folder(tmp_path)
+
+
+def test_a_file_larger_than_its_size_says_is_still_bounded():
+    """/proc files say they are empty: the bound holds on what is read, not on st_size."""
+    status = Path("/proc/self/status")
+    assert status.stat().st_size == 0
+    with pytest.raises(UserError, match="is larger than 11 B"):
+        read_bounded(status, 11, "file", "11 B")
+    assert len(read_bounded(status, 1 << 20, "file", "1 MiB")) > 11
