@@ -172,6 +172,21 @@ def test_a_settled_stamp_is_trusted_and_a_fresh_one_is_not(registry):
     assert loaded.get(two) is None
 
 
+def test_a_change_seen_late_is_still_seen(registry):
+    """A stamp that differs from the last look counts, however old it is."""
+    loaded = Loaded(registry)
+    added = entry()
+    registry.add(added)
+    loaded.put(added, "booster")
+    old = time.time_ns() - 3 * SETTLE_NS
+    os.utime(registry.folder, ns=(old, old))
+    loaded.sweep()
+    registry.remove("m1")
+    os.utime(registry.folder, ns=(old + 1000, old + 1000))  # changed, and long settled
+    loaded.sweep()
+    assert loaded.get(added) is None
+
+
 def test_urls_are_confined_to_the_models_folder(tmp_path):
     root = tmp_path / "models"
     (root / "m" / "model").mkdir(parents=True)
