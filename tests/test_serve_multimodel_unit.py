@@ -261,7 +261,7 @@ def test_the_model_size_bound_setting(monkeypatch):
 
 
 def test_a_model_folder_lists_its_contents_only_when_asked(tmp_path):
-    for i in range(12):
+    for i in range(25):
         (tmp_path / f"f{i:02d}").write_text("x")
     with pytest.raises(UserError) as quiet:
         read_model_folder(tmp_path)
@@ -269,7 +269,7 @@ def test_a_model_folder_lists_its_contents_only_when_asked(tmp_path):
     with pytest.raises(UserError) as listed:
         read_model_folder(tmp_path, list_contents=True)
     assert str(listed.value).endswith(
-        "(it holds f00, f01, f02, f03, f04, f05, f06, f07, f08, f09 and 2 more)"
+        "(it holds f00, f01, f02, f03, f04, f05, f06, f07, f08, f09 and 15 more)"
     )
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -293,6 +293,10 @@ def test_size_bounds_hold_to_the_byte(tmp_path, monkeypatch):
     (tmp_path / "metadata.json").unlink()
     (tmp_path / "xgboost-model").write_bytes(b"m" * 1001)
     with pytest.raises(UserError, match=r"xgboost-model is larger than XGB_MAX_MODEL_MB \("):
+        read_model_folder(tmp_path)
+    monkeypatch.setenv("XGB_MAX_MODEL_MB", "0.5")
+    (tmp_path / "xgboost-model").write_bytes(b"m" * (512 * 1024 + 1))
+    with pytest.raises(UserError, match=r"larger than XGB_MAX_MODEL_MB \(0\.5 MiB\)$"):
         read_model_folder(tmp_path)
 
 

@@ -152,10 +152,10 @@ class Loaded[T]:
 
     def put(self, entry: Entry, served: T) -> None:
         with self._lock:
-            replaced = self._served.pop(entry.name, None)
+            replaced = self._served.get(entry.name)
             self._served[entry.name] = (entry.generation, served)
         if replaced is not None:
-            replaced = None  # the last reference: the model is freed here
+            del replaced  # the last reference: the old model is freed before the trim
             _trim()
 
     def drop(self, names: set[str]) -> None:
