@@ -11,7 +11,6 @@ import pytest
 from werkzeug.exceptions import Conflict
 from xgb_container.errors import UserError
 from xgb_container.modelfiles import (
-    METADATA_LIMIT,
     ModelFiles,
     confine,
     model_limit,
@@ -283,9 +282,9 @@ def test_size_bounds_hold_to_the_byte(tmp_path, monkeypatch):
     monkeypatch.setenv("XGB_MAX_MODEL_MB", str(1000 / 1024 / 1024))  # 1000 bytes
     (tmp_path / "xgboost-model").write_bytes(b"m" * 1000)
     with (tmp_path / "metadata.json").open("wb") as f:
-        f.truncate(METADATA_LIMIT)  # sparse: exactly the bound
+        f.truncate(16 * 1024 * 1024)  # sparse: exactly the bound
     files = read_model_folder(tmp_path)
-    assert len(files.model) == 1000 and len(files.metadata) == METADATA_LIMIT
+    assert len(files.model) == 1000 and len(files.metadata) == 16 * 1024 * 1024
     with (tmp_path / "metadata.json").open("ab") as f:
         f.write(b"x")
     with pytest.raises(UserError, match="metadata.json is larger than 16 MiB"):
