@@ -33,7 +33,8 @@ with socket.socket() as s:
 PY
 )
 echo "== serving on 127.0.0.1:$port"
-PORT=$port CONTAINER_NAME=$serve_name local_test/serve_local.sh "$image" >"$work/serve.log" 2>&1 &
+mkdir -p "$work/capture"
+CAPTURE_DIR=$work/capture PORT=$port CONTAINER_NAME=$serve_name local_test/serve_local.sh "$image" >"$work/serve.log" 2>&1 &
 server=$!
 started=$EPOCHREALTIME
 deadline=$((SECONDS + 240)) # SageMaker's own limit for the first healthy /ping
@@ -53,6 +54,9 @@ PORT=$port local_test/predict.sh
 for f in "$ML_DIR"/output/data/evaluation-*.json; do
     [ -e "$f" ] && { echo "== $(basename "$f")"; cat "$f"; echo; }
 done
+
+echo "== monitoring: normal, then shifted applicants through the endpoint (capture on)"
+PORT=$port local_test/monitor_demo.sh "$image" "$work/capture" "$ML_DIR/model"
 
 docker stop -t 30 "$serve_name" >/dev/null
 status=0

@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, NotAcceptable, RequestEntityTooLarge
 
-from . import formats
+from . import capture, formats
 from .errors import UserError
 from .predictor import OUTPUTS, Model
 
@@ -113,6 +113,7 @@ class Served:
     @classmethod
     def load(cls, model_dir: Path, settings: Settings) -> Served:
         model = Model.load(model_dir)
+        capture.check(model.meta)  # XGB_CAPTURE_* settings refused at start
         schema = formats.Schema.from_metadata(model.meta)
         return cls(model, schema, output_fields(settings.output, model))
 
@@ -142,6 +143,9 @@ def answer(served: Served, settings: Settings) -> Response:
     response = Response(payload, mimetype=accept)
     if raw_attributes is not None:
         response.headers[CUSTOM_ATTRIBUTES] = raw_attributes
+    capture.record(
+        model.meta, body, content_type, payload, accept, request.headers.get(capture.INFERENCE_ID)
+    )
     return response
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 
-from . import checkpoints, evaluation, formats, hyperparameters
+from . import baseline, checkpoints, evaluation, formats, hyperparameters
 from .callbacks import EarlyStop, RoundPrinter, resumed_state
 from .cpus import available_cpus
 from .distributed import Cluster
@@ -343,6 +343,7 @@ def _train(
         print(f"Stopped by SIGTERM after {extra['num_boosted_rounds']} rounds", flush=True)
         return booster
     write_evaluations(layout, booster, matrices, objective, threshold, schema.classes)
+    baseline.write(layout, hp, booster, schema, threshold, objective)  # model/baseline/
     return booster
 
 
