@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, NotAcceptable, RequestEntityTooLarge
 
-from . import codecs
+from . import codecs, reasons
 from .errors import UserError
 from .predictor import OUTPUTS, Model
 
@@ -133,6 +133,9 @@ def answer(served: Served, settings: Settings) -> Response:
         predicted = out["probabilities"].argmax(axis=1) if model.kind == "multiclass" else None
         contributions = model.contributions(X, predicted)
         explanations = codecs.explain(contributions, served.features.names)
+    count = reasons.requested(attributes.get(reasons.ATTRIBUTE))
+    if count:
+        out, fields = reasons.attach(model, X, out, fields, count)
     if settings.batch and accept == codecs.JSON:
         accept = codecs.JSONLINES  # batch transform joins answers line by line
     payload = codecs.encode(out, fields, len(X), accept, explanations)
