@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import numpy as np
+from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 from sklearn import metrics
 
@@ -63,7 +64,7 @@ def png_base64(fig: Figure) -> str:
 GOOD, BAD = "#2b7bba", "#d7301f"
 
 
-def _figure(width: float = 6.4, height: float = 4.0, columns: int = 1) -> tuple[Figure, list]:
+def _figure(width: float = 5.4, height: float = 3.9, columns: int = 1) -> tuple[Figure, list]:
     fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
     return fig, [fig.add_subplot(1, columns, i + 1) for i in range(columns)]
 
@@ -130,7 +131,7 @@ def gains_chart(gains: list[dict]) -> Figure:
 
 def calibration_plot(calibration: list[dict]) -> Figure:
     """Mean score against the observed default rate per score bin."""
-    fig, (ax,) = _figure(5.0, 4.0)
+    fig, (ax,) = _figure()
     mean = [row["mean_score"] for row in calibration]
     observed = [row["observed_rate"] for row in calibration]
     top = max([*mean, *observed, 0.05]) * 1.05
@@ -154,25 +155,32 @@ def score_distributions(y: np.ndarray, scores: np.ndarray, threshold: float) -> 
     return fig
 
 
-def shap_summary(shap: np.ndarray, sample: np.ndarray, names: list[str], top: int = 15) -> Figure:
+def shap_summary(
+    shap: np.ndarray, sample: np.ndarray, names: list[str], kinds: list[str], top: int = 15
+) -> Figure:
     """SHAP values per row for the most important features; colour is the feature's value
     (low blue, high red; grey for categories or missing values)."""
     values = shap[..., :-1] if shap.ndim == 2 else shap[:, 0, :-1]
     order = np.argsort(-np.abs(values).mean(axis=0), kind="stable")[:top][::-1]
-    fig, (ax,) = _figure(8.0, 0.35 * len(order) + 1.4)
+    fig, (ax,) = _figure(9.6, 0.34 * len(order) + 1.3)
     rng = np.random.default_rng(0)
     for row, j in enumerate(order):
         x = sample[:, j]
         finite = np.isfinite(x)
         colour = np.full(len(x), 0.5)
-        if finite.sum() > 1 and np.ptp(x[finite]) > 0:
+        if kinds[j] == "q" and finite.sum() > 1 and np.ptp(x[finite]) > 0:
             ranks = np.argsort(np.argsort(x[finite]))
             colour[finite] = ranks / max(finite.sum() - 1, 1)
         jitter = rng.uniform(-0.3, 0.3, len(x))
         ax.scatter(values[:, j], row + jitter, c=colour, cmap="coolwarm", s=6, vmin=0, vmax=1)
     ax.axvline(0, color="grey", linewidth=1)
     ax.set_yticks(range(len(order)), [names[j] for j in order])
-    ax.set(xlabel="SHAP value (log-odds; right raises the score)", title="SHAP summary")
+    ax.set(xlabel="SHAP value (log-odds; right of 0 raises the risk)", title="SHAP summary")
+    bar = fig.colorbar(
+        ScalarMappable(cmap="coolwarm"), ax=ax, ticks=[0, 1], fraction=0.025, pad=0.01, aspect=30
+    )
+    bar.ax.set_yticklabels(["low", "high"])
+    bar.set_label("feature value")
     return fig
 
 

@@ -72,6 +72,11 @@ def badge(ok: bool | None, good: str = "pass", bad: str = "fail") -> str:
     return f'<span class="badge {"pass" if ok else "fail"}">{good if ok else bad}</span>'
 
 
+def row(*parts: str) -> str:
+    """Pictures or tables side by side, wrapping on a narrow window."""
+    return '<div class="figures">' + "".join(parts) + "</div>"
+
+
 def summary_table(sections: list[Section]) -> str:
     rows = []
     for s in sections:
@@ -209,55 +214,43 @@ def channel_section(s: Section, schema: formats.Schema, threshold: float) -> str
     r = s.result
     out = [f"<h2>{html.escape(s.channel.capitalize())} channel</h2>"]
     if evaluation.is_binary(r["objective"]) and r.get("ks"):
+        out.append(row(image(figures.roc_pr(s.y, s.scores), "ROC and PR curves")))
         out.append(
-            '<div class="figures">'
-            + image(figures.roc_pr(s.y, s.scores), "ROC and PR curves")
-            + image(figures.ks_plot(s.y, s.scores, r["ks"]), "KS plot")
-            + image(figures.score_distributions(s.y, s.scores, threshold), "score distributions")
-            + image(figures.calibration_plot(r["calibration"]), "calibration")
-            + "</div>"
-        )
-        out.append(
-            "<h3>Gains table</h3>"
-            + table(
-                [
-                    "decile",
-                    "rows",
-                    "bads",
-                    "min score",
-                    "max score",
-                    "bad rate",
-                    "cum. share of bads",
-                    "lift",
-                ],
-                [
-                    [
-                        g["decile"],
-                        g["count"],
-                        g["positives"],
-                        g["min_score"],
-                        g["max_score"],
-                        g["bad_rate"],
-                        g["cumulative_capture"],
-                        g["lift"],
-                    ]
-                    for g in r["gains"]
-                ],
+            row(
+                image(figures.ks_plot(s.y, s.scores, r["ks"]), "KS plot"),
+                image(figures.score_distributions(s.y, s.scores, threshold), "score distributions"),
             )
         )
         out.append(
-            '<div class="figures">'
-            + image(figures.gains_chart(r["gains"]), "gains chart")
-            + "</div>"
+            row(
+                image(figures.gains_chart(r["gains"]), "gains and lift chart"),
+                image(figures.calibration_plot(r["calibration"]), "calibration curve"),
+            )
+        )
+        gains = table(
+            ["decile", "rows", "bads", "min score", "max score", "bad rate", "cum. bads", "lift"],
+            [
+                [
+                    g["decile"],
+                    g["count"],
+                    g["positives"],
+                    g["min_score"],
+                    g["max_score"],
+                    g["bad_rate"],
+                    g["cumulative_capture"],
+                    g["lift"],
+                ]
+                for g in r["gains"]
+            ],
+        )
+        calibration = table(
+            ["bin", "rows", "mean score", "default rate"],
+            [[c["bin"], c["count"], c["mean_score"], c["observed_rate"]] for c in r["calibration"]],
         )
         out.append(
-            "<h3>Calibration</h3>"
-            + table(
-                ["bin", "rows", "mean score", "observed default rate"],
-                [
-                    [c["bin"], c["count"], c["mean_score"], c["observed_rate"]]
-                    for c in r["calibration"]
-                ],
+            row(
+                f"<div><h3>Gains table</h3>{gains}</div>",
+                f"<div><h3>Calibration</h3>{calibration}</div>",
             )
         )
         out.append("<h3>Confusion matrices</h3>" + confusion_tables(r))
@@ -271,14 +264,16 @@ def channel_section(s: Section, schema: formats.Schema, threshold: float) -> str
             )
         )
     if s.shap is not None and s.sample is not None and len(s.sample):
-        top = list(r["shap_importance"].items())[:15]
+        top = list(r["shap_importance"].items())[:10]
+        kinds = schema.feature_types
         out.append(f"<h3>SHAP summary ({r['shap_rows']} rows)</h3>")
         out.append(
-            '<div class="figures">'
-            + image(figures.shap_summary(s.shap, s.sample, schema.feature_names), "SHAP summary")
-            + table(["feature", "mean |SHAP|"], top)
-            + "</div>"
+            '<p class="muted">One dot per row: its SHAP value for the feature, coloured by the '
+            "feature's value (grey: a category or a missing value).</p>"
         )
+        shap_figure = figures.shap_summary(s.shap, s.sample, schema.feature_names, kinds)
+        out.append(row(image(shap_figure, "SHAP summary")))
+        out.append(table(["feature (top 10)", "mean |SHAP|"], top))
     if r.get("bias"):
         out.append(bias_section(r))
     if r.get("monotone_checks"):
