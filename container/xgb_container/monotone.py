@@ -39,11 +39,12 @@ def check_names(constraints: Any, names: list[str]) -> None:
 
 
 def grid(values: np.ndarray, points: int = GRID_POINTS) -> np.ndarray:
-    """Up to ``points`` distinct values spanning the observed range (quantiles, NaN ignored)."""
+    """Up to ``points`` distinct observed values from the smallest to the largest (evenly
+    spaced quantiles; NaN ignored)."""
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return finite
-    return np.unique(np.quantile(finite, np.linspace(0, 1, points)).astype(values.dtype))
+    return np.unique(np.quantile(finite, np.linspace(0, 1, points), method="inverted_cdf"))
 
 
 def curves(
