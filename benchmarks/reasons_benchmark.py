@@ -70,7 +70,7 @@ def main() -> None:
             return formats.encode(out, fields, len(X), formats.JSON)
 
         def with_reasons(X=X):
-            out, names = reasons.attach(model, X, model.predict(X, fields), fields, 3)
+            out, names = reasons.attach(model, schema, X, model.predict(X, fields), fields, 3)
             return formats.encode(out, names, len(X), formats.JSON)
 
         a = median_us(plain, rows, args.repeat)

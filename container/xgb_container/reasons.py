@@ -85,11 +85,15 @@ def as_column(reasons: list[list[dict[str, Any]]]) -> np.ndarray:
 
 
 def attach(
-    model: Any, X: np.ndarray, out: dict[str, np.ndarray], fields: tuple[str, ...], count: int
+    model: Any,
+    schema: formats.Schema,
+    X: np.ndarray,
+    out: dict[str, np.ndarray],
+    fields: tuple[str, ...],
+    count: int,
 ) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
     """``out`` and ``fields`` with a ``reasons`` field (for a multi-class model, the reasons
     for the class each row is assigned)."""
     predicted = out["probabilities"].argmax(axis=1) if model.kind == "multiclass" else None
-    schema = formats.Schema.from_metadata(model.meta)
     reasons = top_reasons(model.contributions(X, predicted), X, schema, count)
     return {**out, ATTRIBUTE: as_column(reasons)}, (*fields, ATTRIBUTE)
