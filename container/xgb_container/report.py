@@ -308,5 +308,6 @@ def render(sections: list[Section], schema: formats.Schema) -> str:
     )
 
 
-def write(path: Path, sections: list[Section], schema: formats.Schema, train_scores=None) -> None:
+def write(path: Path, sections: list[Section], schema: formats.Schema) -> None:
+    """Write the page for ``sections`` (validation first) to ``path``."""
     write_text_atomic(path, render(sections, schema))

@@ -200,7 +200,7 @@ def write_all(
         sections.append(report.Section(channel, result, y, scores, shap, sample))
     if sections:
         path = layout.output_data_dir / report.FILE_NAME
-        report.write(path, sections, schema, train_scores)
+        report.write(path, sections, schema)
         print(f"Model review report: {path}", flush=True)
 
 
