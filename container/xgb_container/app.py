@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, NotAcceptable, RequestEntityTooLarge
 
-from . import capture, formats
+from . import capture, formats, reasons
 from .errors import UserError
 from .predictor import OUTPUTS, Model
 
@@ -137,6 +137,9 @@ def answer(served: Served, settings: Settings) -> Response:
         predicted = out["probabilities"].argmax(axis=1) if model.kind == "multiclass" else None
         contributions = model.contributions(X, predicted)
         explanations = formats.explain(contributions, served.schema.feature_names)
+    count = reasons.requested(attributes.get(reasons.ATTRIBUTE))
+    if count:
+        out, fields = reasons.attach(model, served.schema, X, out, fields, count)
     if settings.batch and accept == formats.JSON:
         accept = formats.JSONLINES  # batch transform joins answers line by line
     payload = formats.encode(out, fields, len(X), accept, explanations)
