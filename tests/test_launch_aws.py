@@ -15,41 +15,28 @@ import uuid
 
 import boto3
 import pytest
-from emulators import ACCOUNT, REGION, ROOT_DIR, moto_server
+from emulators import (
+    ACCOUNT,
+    LAUNCH_IMAGE,
+    LAUNCH_REPO,
+    LAUNCH_ROLE,
+    REGION,
+    ROOT_DIR,
+    launch_moto,
+)
 
 LAUNCH = ROOT_DIR / "sagemaker_launch.py"
 TEST_DIR = ROOT_DIR / "local_test" / "test_dir"
 SHIPPED_METRICS = ROOT_DIR / "container" / "xgb_container" / "metric_definitions.json"
-REPO = "xgb-container"
-IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{REPO}:t1"
-ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/SageMakerRole"
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "sagemaker.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
+REPO = LAUNCH_REPO
+IMAGE = LAUNCH_IMAGE
+ROLE_ARN = LAUNCH_ROLE
 
 
 @pytest.fixture(scope="module")
 def moto(tmp_path_factory):
     """moto with the role and the pushed image that a user would have."""
-    with moto_server(tmp_path_factory.mktemp("moto")) as server:
-        kwargs = server.client_kwargs()
-        boto3.client("iam", **kwargs).create_role(
-            RoleName="SageMakerRole", AssumeRolePolicyDocument=json.dumps(TRUST)
-        )
-        ecr = boto3.client("ecr", **kwargs)
-        ecr.create_repository(repositoryName=REPO)
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        }
-        ecr.put_image(repositoryName=REPO, imageManifest=json.dumps(manifest), imageTag="t1")
+    with launch_moto(tmp_path_factory.mktemp("moto")) as server:
         yield server
 
 

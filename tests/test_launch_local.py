@@ -379,8 +379,9 @@ def test_a_job_over_its_max_run_is_stopped(peers_image, tmp_path):
     assert leftovers(job) == ""
 
 
-def test_local_batch_of_a_header_csv_repeats_the_header_in_each_request(image, tmp_path):
-    """A loan table with a header, over 1 MB: each request starts with the header."""
+def test_local_batch_of_a_header_csv_sends_the_header_once_and_scores_every_row(image, tmp_path):
+    """A loan table with a header, over 1 MB: cut as SageMaker cuts it, header in the first
+    request only; every row is scored, in order."""
     job = f"launch-{uuid.uuid4().hex[:8]}"
     trained = launch(
         "train", "--image", image, "--local-dir", str(tmp_path), "--job-name", job,
@@ -389,9 +390,15 @@ def test_local_batch_of_a_header_csv_repeats_the_header_in_each_request(image, t
     )  # fmt: skip
     assert trained.returncode == 0, trained.stderr[-3000:]
     header, *rows = (DATA / "test" / "german_credit_test.csv").read_text().splitlines()
+    label = header.split(",").index("creditability")
+
+    def drop(line: str) -> str:  # the features only: the label column is not sent
+        cells = line.split(",")
+        return ",".join(cells[:label] + cells[label + 1 :])
+
     table = tmp_path / "in" / "applicants.csv"
     table.parent.mkdir()
-    table.write_text("\n".join([header, *rows * 40]) + "\n")
+    table.write_text("\n".join([drop(header), *[drop(r) for r in rows] * 40]) + "\n")
     assert table.stat().st_size > 1024 * 1024
     done = launch(
         "batch", "--image", image, "--local-dir", str(tmp_path), "--training-job", job,
