@@ -56,11 +56,14 @@ def operation_name(service: str, method: str) -> str:
     return names[method]
 
 
-def known_regions(session: boto3.Session) -> set[str]:
+@cache
+def known_regions() -> frozenset[str]:
+    """The regions where SageMaker runs, from botocore's endpoint data (read once)."""
+    session = boto3.Session()
     regions: set[str] = set()
     for partition in session.get_available_partitions():
         regions.update(session.get_available_regions("sagemaker", partition))
-    return regions
+    return frozenset(regions)
 
 
 def checked_region(session: boto3.Session) -> str:
@@ -69,7 +72,7 @@ def checked_region(session: boto3.Session) -> str:
         raise LaunchError(
             "no AWS region: pass --region, set AWS_REGION, or run 'aws configure set region REGION'"
         )
-    known = known_regions(session)
+    known = known_regions()
     if region not in known:
         near = difflib.get_close_matches(region, sorted(known), n=3)
         hint = f" (did you mean {', '.join(near)}?)" if near else ""
