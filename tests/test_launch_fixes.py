@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the fixtures imported from launch_support are used as arguments
 """The launcher defects of the hardening issue (#9 items 1, 5, 14-17), each reproduced.
 
 In-process runs of ``sagemaker_launch.main`` against moto in server mode; where an AWS answer
@@ -8,75 +9,13 @@ own ``before-call`` event answers that one operation with the error AWS would gi
 from __future__ import annotations
 
 import json
-import sys
 import uuid
 
 import boto3
-import pytest
-from emulators import ACCOUNT, LAUNCH_IMAGE, LAUNCH_REPO, LAUNCH_ROLE, REGION, ROOT_DIR, launch_moto
-
-sys.path.insert(0, str(ROOT_DIR))
-import sagemaker_launch  # noqa: E402
+from emulators import ACCOUNT, LAUNCH_IMAGE, LAUNCH_REPO, LAUNCH_ROLE, REGION, ROOT_DIR
+from launch_support import moto, refuse, tool  # noqa: F401 - fixtures
 
 TRAIN = ROOT_DIR / "local_test" / "test_dir" / "input" / "data" / "train"
-
-
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory):
-    with launch_moto(tmp_path_factory.mktemp("moto")) as server:
-        yield server
-
-
-@pytest.fixture
-def tool(moto, monkeypatch, capsys):
-    """Run the launcher in this process against moto: (exit status, stdout, stderr)."""
-    for key in [k for k in list(__import__("os").environ) if k.startswith("AWS_")]:
-        monkeypatch.delenv(key)
-    for key, value in moto.env().items():
-        if key.startswith("AWS_"):
-            monkeypatch.setenv(key, value)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        status = sagemaker_launch.main([*argv, "--poll", "0.05"])
-        out, err = capsys.readouterr()
-        return status, out, err
-
-    return run
-
-
-class Answer:
-    """The HTTP side of an error answer given through botocore's before-call event."""
-
-    def __init__(self, status: int) -> None:
-        self.status_code = status
-        self.headers: dict[str, str] = {}
-        self.content = b""
-        self.text = ""
-        self.raw = None
-
-
-@pytest.fixture
-def refuse(monkeypatch):
-    """``refuse("DeleteEndpoint", code, message)``: AWS answers that operation with an error."""
-    original = boto3.session.Session.client
-
-    def install(operation: str, code: str, message: str, status: int = 400) -> None:
-        def client(self, *args, **kwargs):
-            made = original(self, *args, **kwargs)
-
-            def answer(model, **_):
-                if model.name != operation:
-                    return None
-                error = {"Error": {"Code": code, "Message": message}}
-                return Answer(status), {**error, "ResponseMetadata": {"HTTPStatusCode": status}}
-
-            made.meta.events.register("before-call", answer)
-            return made
-
-        monkeypatch.setattr(boto3.session.Session, "client", client)
-
-    return install
 
 
 def sent(moto, target: str) -> list[dict]:
