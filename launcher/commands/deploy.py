@@ -104,14 +104,15 @@ def scaling(args: argparse.Namespace, endpoint: str) -> tuple[dict, dict] | None
         )
     low = args.min_instances if args.min_instances is not None else args.instance_count
     high = args.max_instances if args.max_instances is not None else max(low, args.instance_count)
+    requests = hosting.scaling_requests(
+        endpoint, low, high, args.target_invocations, specs.security(args)
+    )
     if not low <= args.instance_count <= high:
         raise LaunchError(
             f"--instance-count {args.instance_count} must lie within --min-instances {low} "
             f"and --max-instances {high}"
         )
-    return hosting.scaling_requests(
-        endpoint, low, high, args.target_invocations, specs.security(args)
-    )
+    return requests
 
 
 def refuse_existing(aws: Aws, endpoint: str) -> None:
