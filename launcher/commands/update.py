@@ -8,7 +8,7 @@ from typing import Any
 import botocore.exceptions
 
 from .. import hosting, options, report
-from ..aws import Aws
+from ..aws import Aws, warn
 from ..cli import Command
 from ..errors import LaunchError
 from ..flow import ENDPOINT_DONE, wait
@@ -121,11 +121,25 @@ def shift(aws: Aws, args: argparse.Namespace, endpoint: str, config: str, old: s
     return 0
 
 
+def warn_capture_change(aws: Aws, old: str, captures: bool) -> None:
+    """Say so when the new version stops the data capture the serving one does."""
+    if aws.dry_run or captures:
+        return
+    current = aws.client("sagemaker").describe_endpoint_config(EndpointConfigName=old)
+    capture = current.get("DataCaptureConfig") or {}
+    if capture.get("EnableCapture"):
+        warn(
+            f"{old} captures {capture.get('InitialSamplingPercentage')} % of requests and the new "
+            "version captures none; pass --capture-percent N to keep capturing"
+        )
+
+
 def update(aws: Aws, args: argparse.Namespace) -> int:
     endpoint = args.endpoint
     deployment_config(args)  # refuse bad shifting flags before anything is created
     old = current_config(aws, endpoint)
     model, config = version_requests(aws, args, endpoint)
+    warn_capture_change(aws, old, "DataCaptureConfig" in config)
     new = create_version(aws, model, config)
     return shift(aws, args, endpoint, new, old)
 
