@@ -125,7 +125,10 @@ def warn_capture_change(aws: Aws, old: str, captures: bool) -> None:
     """Say so when the new version stops the data capture the serving one does."""
     if aws.dry_run or captures:
         return
-    current = aws.client("sagemaker").describe_endpoint_config(EndpointConfigName=old)
+    try:
+        current = aws.client("sagemaker").describe_endpoint_config(EndpointConfigName=old)
+    except botocore.exceptions.ClientError:
+        return  # the serving config is gone; nothing to compare with
     capture = current.get("DataCaptureConfig") or {}
     if capture.get("EnableCapture"):
         warn(
