@@ -410,3 +410,35 @@ def test_local_batch_of_a_header_csv_sends_the_header_once_and_scores_every_row(
     assert len(got) == 40 * len(rows)
     assert got == got[: len(rows)] * 40
     assert len(set(got)) > 10
+
+
+def test_tune_local_runs_seeded_random_trials_and_names_the_best(image, tmp_path):
+    import random
+
+    from launcher.tuning import parse_range
+
+    job = f"tune-{uuid.uuid4().hex[:6]}"
+    ranges = ["eta=0.05:0.5:log", "max_depth=2:5"]
+    done = launch(
+        "tune", "--image", image, "--local-dir", str(tmp_path), "--job-name", job,
+        "--train", str(DATA / "train"), "--validation", str(DATA / "validation"),
+        "--content-type", "text/csv; header=present", "--hyperparameters", str(HYPERPARAMETERS),
+        "--hp", "num_round=15", "--range", ranges[0], "--range", ranges[1],
+        "--max-jobs", "2", "--max-parallel", "1", "--seed", "5",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    rng = random.Random(5)
+    for number in (1, 2):
+        trial = f"{job}-{number:03d}"
+        expected = {r.name: r.sample(rng) for r in map(parse_range, ranges)}
+        config = read_config(tmp_path / job / trial / "hosts" / "algo-1", "hyperparameters")
+        assert {k: config[k] for k in expected} == expected  # the seeded draw, as sent
+        assert config["num_round"] == "15"
+    lines = done.stdout.splitlines()
+    assert lines[0].split()[:3] == ["trial", "status", "validation:auc"]
+    rows = {line.split()[0]: line.split() for line in lines[1:3]}
+    assert set(rows) == {f"{job}-001", f"{job}-002"}
+    aucs = {name: float(row[2]) for name, row in rows.items()}
+    best = max(aucs, key=aucs.get)
+    assert lines[-2].startswith(f"best {best} (validation:auc = ")
+    assert lines[-1] == best
