@@ -420,3 +420,63 @@ def test_no_region_is_named(capsys, monkeypatch):
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     assert cli.main([*TRAIN_ARGS, "--dry-run"]) == 2
     assert "no AWS region" in capsys.readouterr().err
+
+
+def test_limits_are_refused_just_over_and_taken_at_the_edge(capsys, tmp_path):
+    regex = tmp_path / "metrics.json"
+    for size, status in ((500, 0), (501, 2)):
+        pattern = "x=([0-9.]+)" + "a" * (size - 11)
+        regex.write_text(json.dumps([{"Name": "validation:x", "Regex": pattern}]))
+        assert (
+            cli.main(
+                [
+                    *TRAIN_ARGS,
+                    "--metric-definitions",
+                    str(regex),
+                    "--dry-run",
+                    "--region",
+                    "eu-west-1",
+                ]
+            )
+            == status
+        )
+    for flags, status in (
+        (["--hp", "k=" + "v" * 2500], 0), (["--hp", "k=" + "v" * 2501], 2),
+        (["--hp", "k" * 256 + "=1"], 0), (["--hp", "k" * 257 + "=1"], 2),
+    ):  # fmt: skip
+        assert cli.main([*TRAIN_ARGS, *flags, "--dry-run", "--region", "eu-west-1"]) == status
+    for value, status in (("2048:200", 0), ("2048:201", 2), ("6144:1", 0), ("7168:1", 2)):
+        assert (
+            cli.main([*DEPLOY_ARGS, "--serverless", value, "--dry-run", "--region", "eu-west-1"])
+            == status
+        )
+    capsys.readouterr()
+
+
+def test_only_subcommands_with_a_local_flow_take_local():
+    subparsers = next(a for a in cli.build_parser()._actions if a.dest == "command").choices
+    for command in cli.commands():
+        assert ("--local" in subparsers[command.name]._option_string_actions) == (
+            command.local is not None
+        ), command.name
+
+
+def test_random_search_draws_within_the_ranges_with_their_types():
+    import random
+
+    from launcher.tuning import parse_range
+
+    rng = random.Random(3)
+    for text, kind in (("a=2:9", int), ("b=1:1000:log", int), ("c=0.1:0.9", float),
+                       ("d=0.001:0.5:log", float)):  # fmt: skip
+        found = parse_range(text)
+        low, high = (float(x) for x in text.split("=")[1].split(":")[:2])
+        draws = [found.sample(rng) for _ in range(200)]
+        assert all(low <= kind(d) <= high for d in draws), (text, draws[:5])
+        if kind is int:
+            assert all(d.lstrip("-").isdigit() for d in draws)
+        assert len(set(draws)) > 5
+        if found.log:  # log-uniform: the lower decade gets a fair share
+            assert sum(kind(d) < low * 10 for d in draws) > 20
+    choices = parse_range("e=x,y,z")
+    assert {choices.sample(rng) for _ in range(100)} == {"x", "y", "z"}
