@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import random
 
-from .. import specs, values
+from .. import report, specs, values
 from ..commands.tune import finish, goal_and_ranges
 from ..errors import LaunchError
 from .docker import check_image, engine
@@ -28,7 +28,7 @@ def tune(args: argparse.Namespace) -> int:
         spec = specs.training_spec(args, trial, image=image, role="local", output=str(root / trial))
         chosen = {r.name: r.sample(rng) for r in ranges}
         spec.hyperparameters = {**spec.hyperparameters, **chosen}
-        print(f"{trial}: {chosen}", flush=True)
+        report.status(trial, "trial", ", ".join(f"{k}={v}" for k, v in chosen.items()))
         description = run_job(client, spec, root / trial)
         final = {m["MetricName"]: m["Value"] for m in description.get("FinalMetricDataList", [])}
         description["Objective"] = final.get(goal["MetricName"])
