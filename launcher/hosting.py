@@ -5,6 +5,7 @@ Plain values in, request dicts out; no AWS call here.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -162,6 +163,15 @@ class Transform:
             raise LaunchError(f"--instance-count {self.instance_count}: needs at least 1")
         if self.max_concurrent * self.max_payload_mb > 100:
             raise LaunchError("--max-concurrent x --max-payload-mb must stay within 100")
+        if "header=present" in self.content_type.replace(" ", "").lower():
+            print(
+                "warning: a transform job sends a file's header in the first mini-batch only, "
+                "and the content type to every one: with header=present the model reads the "
+                "first row of each later mini-batch as a header. Send a header table as "
+                "text/csv: the model recognizes its own header line.",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def transform_request(

@@ -370,3 +370,11 @@ def test_random_search_draws_within_the_ranges_with_their_types():
             assert sum(kind(d) < low * 10 for d in draws) > 20
     choices = parse_range("e=x,y,z")
     assert {choices.sample(rng) for _ in range(100)} == {"x", "y", "z"}
+
+
+def test_a_header_table_for_batch_is_warned_about(capsys):
+    argv = [*BATCH_ARGS[:-1], "text/csv; header=present", "--dry-run", "--region", "eu-west-1"]
+    assert cli.main(argv) == 0
+    assert "Send a header table as text/csv" in capsys.readouterr().err
+    assert cli.main([*BATCH_ARGS, "--dry-run", "--region", "eu-west-1"]) == 0
+    assert "header" not in capsys.readouterr().err

@@ -397,7 +397,7 @@ def test_local_batch_of_a_header_csv_sends_the_header_once_and_scores_every_row(
     assert table.stat().st_size > 1024 * 1024
     done = launch(
         "batch", "--image", image, "--local-dir", str(tmp_path), "--training-job", job,
-        "--input", str(table.parent), "--content-type", "text/csv; header=present",
+        "--input", str(table.parent), "--content-type", "text/csv",
         "--max-payload-mb", "1", "--output-s3", str(tmp_path / "out"),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
