@@ -270,6 +270,8 @@ FLAGS = [
     (DEPLOY_ARGS, ["--min-instances", "1", "--max-instances", "6"], op("RegisterScalableTarget", "MaxCapacity"), 6),
     (DEPLOY_ARGS, ["--max-instances", "4", "--target-invocations", "250"], op(*SCALING, "TargetValue"), 250.0),
     (DEPLOY_ARGS, ["--max-instances", "4"], op(*SCALING, "PredefinedMetricSpecification", "PredefinedMetricType"), "SageMakerVariantInvocationsPerInstance"),
+    (DEPLOY_ARGS, ["--max-instances", "4"], op(*SCALING, "ScaleInCooldown"), 300),
+    (DEPLOY_ARGS, ["--max-instances", "4"], op(*SCALING, "ScaleOutCooldown"), 60),
     (DEPLOY_ARGS, ["--subnets", "subnet-9", "--security-groups", "sg-9"], op("CreateModel", "VpcConfig"), VPC),
     (DEPLOY_ARGS, ["--network-isolation"], op("CreateModel", "EnableNetworkIsolation"), True),
     (DEPLOY_ARGS, ["--tags", "team=credit-risk"], op("CreateModel", "Tags"), TAGS),

@@ -71,6 +71,10 @@ REFUSED = [
     (("batch", "--input", "s3://b/i/", "--content-type", "text/csv"), "batch needs --model NAME"),
     (("batch", "--model", "m", "--input", "s3://b/i/"), "an S3 --input needs --content-type"),
     (("cleanup",), "cleanup needs --endpoint NAME or --model NAME"),
+    ((*TUNE_ARGS, "--warm-start", "bad_name"), "--warm-start tuning job 'bad_name' is not a valid"),
+    (("register", "--training-job", "j", "--image", IMAGE), None),
+    ((*TRAIN_ARGS, "--tags", "k=" + "v" * 257), "values at most 256"),
+    ((*TRAIN_ARGS, "--tags", "k" * 129 + "=v"), "keys have at most 128"),
     ((*TRAIN_ARGS, "--local"), "--dry-run prints AWS requests; --local sends none"),
     (("update", "--endpoint", "e", "--role", "R", "--model-data", MODEL, "--local"), None),
 ]  # fmt: skip
@@ -126,3 +130,59 @@ def test_limits_are_refused_just_over_and_taken_at_the_edge(capsys, tmp_path):
             == status
         )
     capsys.readouterr()
+
+
+ACCEPTED = [
+    (*DEPLOY_ARGS, "--capture-percent", "1"),
+    (*DEPLOY_ARGS, "--capture-percent", "100"),
+    (*DEPLOY_ARGS, "--serverless", "1024:1"),
+    (*DEPLOY_ARGS, "--min-instances", "1", "--max-instances", "1"),
+    (*UPDATE_ARGS, "--canary-percent", "1"),
+    (*UPDATE_ARGS, "--linear-percent", "99", "--wait-interval", "0"),
+    (*UPDATE_ARGS, "--linear-percent", "1", "--wait-interval", "3600"),
+    (*BATCH_ARGS, "--max-payload-mb", "1"),
+    (*BATCH_ARGS, "--max-payload-mb", "100"),
+    (*BATCH_ARGS, "--max-payload-mb", "10", "--max-concurrent", "10"),
+    (*TRAIN_ARGS, "--tags", "k=" + "v" * 256, "k" * 128 + "=v"),
+    (*TUNE_ARGS, "--max-jobs", "3", "--max-parallel", "3"),
+    (*TUNE_ARGS, "--job-name", "t" * 32),
+]
+
+
+@pytest.mark.parametrize("argv", ACCEPTED, ids=[" ".join(a)[-50:] for a in ACCEPTED])
+def test_values_at_the_edge_are_taken(capsys, argv):
+    assert cli.main([*argv, "--dry-run", "--region", "eu-west-1"]) == 0, capsys.readouterr().err
+
+
+def test_hyperparameter_count_limit(capsys, tmp_path):
+    hp = tmp_path / "hp.json"
+    for count, status in ((100, 0), (101, 2)):
+        hp.write_text(json.dumps({f"k{i}": i for i in range(count)}))
+        assert (
+            cli.main(
+                [*TRAIN_ARGS, "--hyperparameters", str(hp), "--dry-run", "--region", "eu-west-1"]
+            )
+            == status
+        )
+    assert "101 hyperparameters; SageMaker takes at most 100" in capsys.readouterr().err
+
+
+def test_a_json_document_over_6_mb_is_refused(capsys, tmp_path):
+    from launcher.payloads import MAX_BODY
+
+    document = tmp_path / "rows.json"
+    for size, status in ((MAX_BODY, 0), (MAX_BODY + 1, 2)):
+        document.write_text('{"instances": [' + " " * (size - 17) + "]}")
+        assert document.stat().st_size == size
+        argv = [
+            "invoke",
+            "--endpoint",
+            "e",
+            "--input",
+            str(document),
+            "--dry-run",
+            "--region",
+            "eu-west-1",
+        ]
+        assert cli.main(argv) == status
+    assert "is over 6 MB" in capsys.readouterr().err
