@@ -186,3 +186,12 @@ def test_a_json_document_over_6_mb_is_refused(capsys, tmp_path):
         ]
         assert cli.main(argv) == status
     assert "is over 6 MB" in capsys.readouterr().err
+
+
+def test_tag_count_limit(capsys):
+    for count, status in ((50, 0), (51, 2)):
+        tags = [f"k{i}=v" for i in range(count)]
+        assert (
+            cli.main([*TRAIN_ARGS, "--tags", *tags, "--dry-run", "--region", "eu-west-1"]) == status
+        )
+    assert "51 tags; AWS takes at most 50 per resource" in capsys.readouterr().err
