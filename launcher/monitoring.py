@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import options, values
 from .errors import LaunchError
 
 BASELINE_FILES = ("statistics.json", "constraints.json")
@@ -30,15 +31,10 @@ CAPTURE_FORMAT = json.dumps(
 UNAVAILABLE = ("AccessDeniedException", "UnknownOperationException", "NotImplemented", "501")
 
 
-def add_parser(commands, common, image_and_role) -> None:
-    """Register the subcommand (``common`` and ``image_and_role`` add the shared options)."""
-    p = commands.add_parser(
-        "monitor",
-        help="check captured traffic against the training baseline; print the violations",
-        description=__doc__.split("\n\n")[1],
-    )
-    common(p)
-    image_and_role(p)
+def arguments(p: argparse.ArgumentParser) -> None:
+    """The subcommand's flags (the shared ones from ``options``)."""
+    options.common(p)
+    options.image_and_role(p)
     p.add_argument("--endpoint", help="endpoint whose capture is monitored")
     p.add_argument(
         "--capture",
@@ -132,12 +128,6 @@ def print_violations(violations: list[dict[str, Any]], report: dict[str, Any] | 
         print(f"{v['feature_name']}: {v['constraint_check_type']}: {v['description']}")
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.local:
-        return run_local(args)
-    from .aws import Aws
-
-    return run_remote(Aws.connect(args.region), args)
 
 
 # --- on SageMaker -----------------------------------------------------------------------
@@ -161,14 +151,14 @@ def capture_prefix(sm, endpoint: str) -> str:
         raise LaunchError(f"endpoint {endpoint} not found") from None
     capture = config.get("DataCaptureConfig") or {}
     if not capture.get("EnableCapture", True) or "DestinationS3Uri" not in capture:
-        raise LaunchError(f"endpoint {endpoint} has no data capture (deploy without --no-capture)")
+        raise LaunchError(f"endpoint {endpoint} has no data capture (deploy with --capture-percent N)")
     return capture["DestinationS3Uri"].rstrip("/") + f"/{endpoint}/"
 
 
 def model_archive(aws, args: argparse.Namespace) -> dict[str, bytes]:
-    from . import remote
+    from .flow import model_data
 
-    uri = remote.model_data(aws, args)
+    uri = model_data(aws, args)
     bucket, key = _s3(uri)
     raw = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     return baseline_from_tar(raw, uri)
@@ -300,8 +290,6 @@ def _try_schedule(aws, request: dict[str, Any]) -> bool:
 
 
 def run_remote(aws, args: argparse.Namespace) -> int:
-    from . import specs
-
     sm = aws.client("sagemaker")
     if args.capture:
         capture = args.capture
@@ -310,7 +298,7 @@ def run_remote(aws, args: argparse.Namespace) -> int:
     else:
         raise LaunchError("monitor needs --endpoint NAME or --capture S3_PREFIX")
     _s3(capture)
-    name = specs.check_name(args.job_name or specs.unique_name("xgb-monitor"), "job name")
+    name = values.check_name(args.job_name or values.unique_name("xgb-monitor"), "job name")
     bucket = args.bucket or aws.default_bucket
     aws.ensure_bucket(bucket)
     image, role = aws.check_image(args.image), aws.check_role(args.role)
@@ -437,3 +425,19 @@ def run_local(args: argparse.Namespace) -> int:
 def _ensure(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     return folder.resolve()
+
+
+def _command():  # noqa: ANN202 - a Command, built late: launcher.cli imports the modules
+    from .cli import Command
+
+    return Command(
+        "monitor",
+        help="check captured traffic against the training baseline; print the violations",
+        description=__doc__.split("\n\n")[1],
+        arguments=arguments,
+        remote=run_remote,
+        local=run_local,
+    )
+
+
+COMMAND = _command()

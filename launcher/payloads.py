@@ -1,8 +1,8 @@
-"""Request bodies from a file of rows: content type by file name, rows split into requests."""
+"""Request bodies from a file of rows: content type by file name, whole lines per request."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .errors import LaunchError
@@ -28,11 +28,51 @@ def content_type_for(path: Path, given: str | None) -> str:
         ) from None
 
 
-def bodies(path: Path, content_type: str, rows_per_request: int) -> Iterator[bytes]:
-    """The whole file, or line-based chunks of ``rows_per_request`` rows (0: as few as fit).
+def has_header(content_type: str) -> bool:
+    return "header=present" in content_type.replace(" ", "").lower()
 
-    A ``header=present`` CSV keeps its header line at the top of every chunk. A JSON
-    document is sent whole: it is not split.
+
+def line_chunks(
+    lines: Iterable[bytes],
+    limit: int,
+    *,
+    rows: int = 0,
+    header: bool = False,
+    repeat_header: bool = True,
+    name: str = "the input",
+) -> Iterator[bytes]:
+    """Whole lines in chunks of at most ``limit`` bytes (and ``rows`` rows, when not 0).
+
+    With ``header`` the first line is a header: it heads every chunk (``repeat_header``, as
+    independent real-time requests need) or only the first (as SageMaker's batch transform
+    cuts a file). Blank lines are dropped; every line ends with a newline.
+    """
+    top, chunk, size, seen_header = b"", [], 0, False
+    for line in lines:
+        if not line.strip():
+            continue
+        line = line if line.endswith(b"\n") else line + b"\n"
+        if header and not seen_header:
+            top, size, seen_header = line, len(line), True
+            continue
+        if len(top) + len(line) > limit:
+            raise LaunchError(f"a line of {name} is larger than the {limit}-byte request limit")
+        full = rows and len(chunk) >= rows
+        if chunk and (full or size + len(line) > limit):
+            yield top + b"".join(chunk)
+            if not repeat_header:
+                top = b""
+            chunk, size = [], len(top)
+        chunk.append(line)
+        size += len(line)
+    if chunk:
+        yield top + b"".join(chunk)
+
+
+def bodies(path: Path, content_type: str, rows_per_request: int) -> Iterator[bytes]:
+    """Request bodies for a real-time endpoint: a JSON document whole, else line chunks.
+
+    A ``header=present`` CSV keeps its header line at the top of every request.
     """
     try:
         raw = path.read_bytes()
@@ -45,16 +85,10 @@ def bodies(path: Path, content_type: str, rows_per_request: int) -> Iterator[byt
             raise LaunchError(f"{path} is over 6 MB; use JSON lines or CSV to split it")
         yield raw
         return
-    lines = [line for line in raw.splitlines(keepends=True) if line.strip()]
-    header = lines.pop(0) if "header=present" in content_type.replace(" ", "") else b""
-    chunk: list[bytes] = []
-    size = len(header)
-    for line in lines:
-        full = rows_per_request and len(chunk) >= rows_per_request
-        if chunk and (full or size + len(line) > MAX_BODY):
-            yield header + b"".join(chunk)
-            chunk, size = [], len(header)
-        chunk.append(line if line.endswith(b"\n") else line + b"\n")
-        size += len(line)
-    if chunk:
-        yield header + b"".join(chunk)
+    yield from line_chunks(
+        raw.splitlines(keepends=True),
+        MAX_BODY,
+        rows=rows_per_request,
+        header=has_header(content_type),
+        name=path.name,
+    )

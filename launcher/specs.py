@@ -1,122 +1,64 @@
-"""The SageMaker API requests, built from plain values (no AWS call here).
+"""What defines a training job, and the one place it is built from the flags.
 
-Local runs build the same requests and lay them out as ``/opt/ml`` files, so what a
-container sees locally is what SageMaker would give it.
+Local runs build the same spec and lay it out as ``/opt/ml`` files, so what a container sees
+locally is what SageMaker would give it.
 """
 
 from __future__ import annotations
 
-import json
-import re
-import time
+import argparse
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from . import values
 from .errors import LaunchError
 
-ROOT = Path(__file__).resolve().parent.parent
-METRIC_DEFINITIONS = ROOT / "container" / "xgb_container" / "metric_definitions.json"
 CHANNELS = ("train", "validation", "test")
 DISTRIBUTIONS = ("FullyReplicated", "ShardedByS3Key")
 CHECKPOINT_DIR = "/opt/ml/checkpoints"
 
 
-def unique_name(prefix: str) -> str:
-    """``prefix-YYYYmmdd-HHMMSS-mmm``: a SageMaker name (at most 63 characters)."""
-    now = time.time()
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + f"-{int(now * 1000) % 1000:03d}"
-    return f"{prefix[: 63 - len(stamp) - 1]}-{stamp}"
+@dataclass
+class Security:
+    """Encryption, network and tags: applied to every resource that takes them."""
 
+    kms_key: str | None = None
+    subnets: list[str] = field(default_factory=list)
+    security_groups: list[str] = field(default_factory=list)
+    network_isolation: bool = False
+    inter_container_encryption: bool = True
+    tags: list[dict[str, str]] = field(default_factory=list)
 
-def check_name(name: str, what: str) -> str:
-    if not re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", name):
-        raise LaunchError(
-            f"{what} {name!r} is not a valid SageMaker name "
-            "(letters, digits and hyphens, at most 63, starting with a letter or digit)"
-        )
-    return name
-
-
-def stringify(value: Any) -> str:
-    """A hyperparameter value as SageMaker passes it: always a string."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, dict)):
-        return json.dumps(value)
-    return str(value)
-
-
-def hyperparameters(file: Path | None, pairs: list[str]) -> dict[str, str]:
-    """Hyperparameters from a JSON object file, then ``KEY=VALUE`` flags (flags win)."""
-    values: dict[str, Any] = {}
-    if file is not None:
-        try:
-            loaded = json.loads(file.read_text())
-        except OSError as exc:
-            raise LaunchError(f"cannot read hyperparameters file {file}: {exc.strerror}") from None
-        except ValueError as exc:
-            raise LaunchError(f"hyperparameters file {file} is not valid JSON: {exc}") from None
-        if not isinstance(loaded, dict):
-            raise LaunchError(f"hyperparameters file {file} must hold a JSON object")
-        values.update(loaded)
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise LaunchError(f"--hp {pair!r}: write KEY=VALUE, e.g. --hp num_round=100")
-        values[key.strip()] = value
-    result = {str(k): stringify(v) for k, v in values.items()}
-    if len(result) > 100:
-        raise LaunchError(f"{len(result)} hyperparameters; SageMaker takes at most 100")
-    for key, value in result.items():
-        if len(key) > 256 or len(value) > 2500:
+    def check(self) -> None:
+        if bool(self.subnets) != bool(self.security_groups):
             raise LaunchError(
-                f"hyperparameter {key[:40]!r}: keys may have 256 characters, values 2,500"
+                "a VPC needs both --subnets and --security-groups (SageMaker takes both or neither)"
             )
-    return result
+        if len(self.subnets) > 16 or len(self.security_groups) > 5:
+            raise LaunchError("a VpcConfig takes at most 16 subnets and 5 security groups")
+
+    def vpc(self) -> dict[str, list[str]] | None:
+        if not self.subnets:
+            return None
+        return {"SecurityGroupIds": self.security_groups, "Subnets": self.subnets}
+
+    def tagged(self, request: dict[str, Any]) -> dict[str, Any]:
+        """``request`` with this run's tags (when there are any)."""
+        return {**request, "Tags": self.tags} if self.tags else request
 
 
-def environment(pairs: list[str]) -> dict[str, str]:
-    """``KEY=VALUE`` flags as a container environment."""
-    result = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise LaunchError(f"--env {pair!r}: write KEY=VALUE")
-        result[key] = value
-    return result
-
-
-def metric_definitions(path: Path | None = None) -> list[dict[str, str]]:
-    """The MetricDefinitions the image ships (``container/xgb_container/metric_definitions.json``)."""
-    path = path or METRIC_DEFINITIONS
-    try:
-        raw = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise LaunchError(
-            f"metric definitions {path} not found; pass --metric-definitions FILE"
-        ) from None
-    except ValueError as exc:
-        raise LaunchError(f"metric definitions {path} are not valid JSON: {exc}") from None
-    if isinstance(raw, dict) and "MetricDefinitions" in raw:
-        raw = raw["MetricDefinitions"]
-    if isinstance(raw, dict):
-        raw = [{"Name": k, "Regex": v} for k, v in raw.items()]
-    if not isinstance(raw, list) or not all(
-        isinstance(d, dict) and isinstance(d.get("Name"), str) and isinstance(d.get("Regex"), str)
-        for d in raw
-    ):
-        raise LaunchError(f"metric definitions {path}: expected a list of {{Name, Regex}} objects")
-    if len(raw) > 40:
-        raise LaunchError(f"metric definitions {path}: {len(raw)} metrics, SageMaker takes 40")
-    for d in raw:
-        if len(d["Regex"]) > 500:
-            raise LaunchError(f"metric {d['Name']}: regex longer than 500 characters")
-        try:
-            re.compile(d["Regex"])
-        except re.error as exc:
-            raise LaunchError(f"metric {d['Name']}: bad regex: {exc}") from None
-    return [{"Name": d["Name"], "Regex": d["Regex"]} for d in raw]
+def security(args: argparse.Namespace) -> Security:
+    """The Security of the flags (``options.security``); every subcommand has them."""
+    found = Security(
+        kms_key=getattr(args, "kms_key", None),
+        subnets=list(getattr(args, "subnets", None) or []),
+        security_groups=list(getattr(args, "security_groups", None) or []),
+        network_isolation=bool(getattr(args, "network_isolation", False)),
+        inter_container_encryption=not getattr(args, "no_inter_container_encryption", False),
+        tags=values.tags(getattr(args, "tags", None) or []),
+    )
+    found.check()
+    return found
 
 
 @dataclass
@@ -140,6 +82,7 @@ class TrainingSpec:
     max_run: int = 86400
     max_wait: int | None = None
     environment: dict[str, str] = field(default_factory=dict)
+    security: Security = field(default_factory=Security)
 
     def channel_config(self, name: str) -> dict[str, str]:
         """How one channel reaches the containers; only train follows ``distribution``."""
@@ -150,61 +93,84 @@ class TrainingSpec:
             "RecordWrapperType": "None",
         }
 
-    def request(self) -> dict[str, Any]:
-        """The CreateTrainingJob request."""
+    def input_channels(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "ChannelName": name,
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": uri,
+                        "S3DataDistributionType": self.channel_config(name)["S3DistributionType"],
+                    }
+                },
+                "ContentType": self.content_type,
+                "CompressionType": "None",
+                "RecordWrapperType": "None",
+                "InputMode": "File",
+            }
+            for name, uri in self.channels.items()
+        ]
+
+    def job_definition(self) -> dict[str, Any]:
+        """The parts a training job and a tuning job's TrainingJobDefinition share."""
         stopping: dict[str, int] = {"MaxRuntimeInSeconds": self.max_run}
         if self.spot:
             stopping["MaxWaitTimeInSeconds"] = self.max_wait or self.max_run
+        output: dict[str, str] = {"S3OutputPath": self.output_s3}
+        resources: dict[str, Any] = {
+            "InstanceType": self.instance_type,
+            "InstanceCount": self.instance_count,
+            "VolumeSizeInGB": self.volume_gb,
+        }
+        if self.security.kms_key:
+            output["KmsKeyId"] = self.security.kms_key
+            resources["VolumeKmsKeyId"] = self.security.kms_key
         request: dict[str, Any] = {
-            "TrainingJobName": self.job_name,
-            "AlgorithmSpecification": {
-                "TrainingImage": self.image,
-                "TrainingInputMode": "File",
-                "MetricDefinitions": self.metrics,
-            },
             "RoleArn": self.role,
-            "HyperParameters": self.hyperparameters,
-            "InputDataConfig": [
-                {
-                    "ChannelName": name,
-                    "DataSource": {
-                        "S3DataSource": {
-                            "S3DataType": "S3Prefix",
-                            "S3Uri": uri,
-                            "S3DataDistributionType": self.channel_config(name)[
-                                "S3DistributionType"
-                            ],
-                        }
-                    },
-                    "ContentType": self.content_type,
-                    "CompressionType": "None",
-                    "RecordWrapperType": "None",
-                    "InputMode": "File",
-                }
-                for name, uri in self.channels.items()
-            ],
-            "OutputDataConfig": {"S3OutputPath": self.output_s3},
-            "ResourceConfig": {
-                "InstanceType": self.instance_type,
-                "InstanceCount": self.instance_count,
-                "VolumeSizeInGB": self.volume_gb,
-            },
+            "InputDataConfig": self.input_channels(),
+            "OutputDataConfig": output,
+            "ResourceConfig": resources,
             "StoppingCondition": stopping,
             "EnableManagedSpotTraining": self.spot,
         }
+        if self.security.vpc():
+            request["VpcConfig"] = self.security.vpc()
+        if self.security.network_isolation:
+            request["EnableNetworkIsolation"] = True
+        if self.instance_count > 1 and self.security.inter_container_encryption:
+            request["EnableInterContainerTrafficEncryption"] = True
         if self.checkpoint_s3:
             request["CheckpointConfig"] = {"S3Uri": self.checkpoint_s3, "LocalPath": CHECKPOINT_DIR}
         if self.environment:
             request["Environment"] = self.environment
         return request
 
+    def request(self) -> dict[str, Any]:
+        """The CreateTrainingJob request."""
+        request = {
+            "TrainingJobName": self.job_name,
+            "AlgorithmSpecification": {
+                "TrainingImage": self.image,
+                "TrainingInputMode": "File",
+                "MetricDefinitions": self.metrics,
+            },
+            "HyperParameters": self.hyperparameters,
+            **self.job_definition(),
+        }
+        return self.security.tagged(request)
+
     def check(self) -> None:
         if self.instance_count < 1:
             raise LaunchError(f"--instance-count {self.instance_count}: needs at least 1")
+        if self.volume_gb < 1:
+            raise LaunchError(f"--volume-size {self.volume_gb}: needs at least 1 GB")
         if self.distribution not in DISTRIBUTIONS:
             raise LaunchError(f"--distribution must be one of {', '.join(DISTRIBUTIONS)}")
         if "train" not in self.channels:
             raise LaunchError("the train channel is required (--train)")
+        if self.max_run < 1:
+            raise LaunchError(f"--max-run {self.max_run}: needs at least 1 second")
         if self.spot and self.max_wait is not None and self.max_wait < self.max_run:
             raise LaunchError(
                 f"--max-wait {self.max_wait} must be at least --max-run {self.max_run} "
@@ -214,87 +180,36 @@ class TrainingSpec:
             raise LaunchError("--max-wait applies to managed spot training: add --spot")
 
 
-def model_request(
-    name: str, image: str, role: str, model_data: str, environment: dict[str, str]
-) -> dict[str, Any]:
-    """The CreateModel request."""
-    container: dict[str, Any] = {"Image": image, "ModelDataUrl": model_data}
-    if environment:
-        container["Environment"] = environment
-    return {"ModelName": name, "ExecutionRoleArn": role, "PrimaryContainer": container}
+def checkpoint_uri(args: argparse.Namespace, job: str) -> str | None:
+    """``--checkpoint-s3`` with the job name appended (unless ``--checkpoint-shared``)."""
+    base = args.checkpoint_s3
+    if not base or getattr(args, "checkpoint_shared", False):
+        return base
+    return f"{base.rstrip('/')}/{job}"
 
 
-def endpoint_config_request(
-    name: str,
-    model: str,
-    instance_type: str,
-    instance_count: int,
-    capture_s3: str | None,
-    capture_percent: int,
-) -> dict[str, Any]:
-    """The CreateEndpointConfig request; data capture when ``capture_s3`` is set."""
-    request: dict[str, Any] = {
-        "EndpointConfigName": name,
-        "ProductionVariants": [
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": model,
-                "InstanceType": instance_type,
-                "InitialInstanceCount": instance_count,
-                "InitialVariantWeight": 1.0,
-            }
-        ],
-    }
-    if capture_s3:
-        if not 0 <= capture_percent <= 100:
-            raise LaunchError(f"--capture-percent {capture_percent}: give 0 to 100")
-        request["DataCaptureConfig"] = {
-            "EnableCapture": True,
-            "InitialSamplingPercentage": capture_percent,
-            "DestinationS3Uri": capture_s3,
-            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-            "CaptureContentTypeHeader": {
-                "CsvContentTypes": ["text/csv"],
-                "JsonContentTypes": ["application/json", "application/jsonlines"],
-            },
-        }
-    return request
-
-
-def transform_request(
-    name: str,
-    model: str,
-    input_s3: str,
-    output_s3: str,
-    content_type: str,
-    accept: str | None,
-    instance_type: str,
-    instance_count: int,
-    max_payload_mb: int,
-    max_concurrent: int,
-) -> dict[str, Any]:
-    """The CreateTransformJob request: many lines per request, one answer line per line."""
-    if not 1 <= max_payload_mb <= 100:
-        raise LaunchError(f"--max-payload-mb {max_payload_mb}: give 1 to 100")
-    output: dict[str, str] = {"S3OutputPath": output_s3, "AssembleWith": "Line"}
-    if accept:
-        output["Accept"] = accept
-    request: dict[str, Any] = {
-        "TransformJobName": name,
-        "ModelName": model,
-        "BatchStrategy": "MultiRecord",
-        "MaxPayloadInMB": max_payload_mb,
-        "TransformInput": {
-            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": input_s3}},
-            "ContentType": content_type,
-            "SplitType": "Line",
-            "CompressionType": "None",
-        },
-        "TransformOutput": output,
-        "TransformResources": {"InstanceType": instance_type, "InstanceCount": instance_count},
-    }
-    if max_concurrent:
-        if max_concurrent * max_payload_mb > 100:
-            raise LaunchError("--max-concurrent x --max-payload-mb must stay within 100")
-        request["MaxConcurrentTransforms"] = max_concurrent
-    return request
+def training_spec(
+    args: argparse.Namespace, job: str, *, image: str, role: str, output: str
+) -> TrainingSpec:
+    """The one TrainingSpec of the shared training flags (``options.training``)."""
+    spec = TrainingSpec(
+        job_name=job,
+        image=image,
+        role=role,
+        channels={c: getattr(args, c) for c in CHANNELS if getattr(args, c, None)},
+        output_s3=output,
+        hyperparameters=values.hyperparameters(args.hyperparameters, args.hp),
+        metrics=values.metric_definitions(args.metric_definitions),
+        instance_type=args.instance_type,
+        instance_count=args.instance_count,
+        volume_gb=args.volume_size,
+        distribution=args.distribution,
+        content_type=args.content_type,
+        checkpoint_s3=checkpoint_uri(args, job),
+        spot=args.spot,
+        max_run=args.max_run,
+        max_wait=args.max_wait,
+        security=security(args),
+    )
+    spec.check()
+    return spec

@@ -204,3 +204,38 @@ def docker_registry(workdir: Path, password: str = ECR_PASSWORD) -> Iterator[Reg
     finally:
         _stop(proc)
         log.close()
+
+
+LAUNCH_REPO = "xgb-container"
+LAUNCH_IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{LAUNCH_REPO}:t1"
+LAUNCH_ROLE = f"arn:aws:iam::{ACCOUNT}:role/SageMakerRole"
+SAGEMAKER_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "sagemaker.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+@contextmanager
+def launch_moto(workdir: Path) -> Iterator[Moto]:
+    """moto with what a launcher user has: the execution role and a pushed image (tag t1)."""
+    import boto3
+
+    with moto_server(workdir) as server:
+        kwargs = server.client_kwargs()
+        boto3.client("iam", **kwargs).create_role(
+            RoleName="SageMakerRole", AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST)
+        )
+        ecr = boto3.client("ecr", **kwargs)
+        ecr.create_repository(repositoryName=LAUNCH_REPO)
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        }
+        ecr.put_image(repositoryName=LAUNCH_REPO, imageManifest=json.dumps(manifest), imageTag="t1")
+        yield server

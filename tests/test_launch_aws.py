@@ -15,41 +15,28 @@ import uuid
 
 import boto3
 import pytest
-from emulators import ACCOUNT, REGION, ROOT_DIR, moto_server
+from emulators import (
+    ACCOUNT,
+    LAUNCH_IMAGE,
+    LAUNCH_REPO,
+    LAUNCH_ROLE,
+    REGION,
+    ROOT_DIR,
+    launch_moto,
+)
 
 LAUNCH = ROOT_DIR / "sagemaker_launch.py"
 TEST_DIR = ROOT_DIR / "local_test" / "test_dir"
 SHIPPED_METRICS = ROOT_DIR / "container" / "xgb_container" / "metric_definitions.json"
-REPO = "xgb-container"
-IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{REPO}:t1"
-ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/SageMakerRole"
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "sagemaker.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
+REPO = LAUNCH_REPO
+IMAGE = LAUNCH_IMAGE
+ROLE_ARN = LAUNCH_ROLE
 
 
 @pytest.fixture(scope="module")
 def moto(tmp_path_factory):
     """moto with the role and the pushed image that a user would have."""
-    with moto_server(tmp_path_factory.mktemp("moto")) as server:
-        kwargs = server.client_kwargs()
-        boto3.client("iam", **kwargs).create_role(
-            RoleName="SageMakerRole", AssumeRolePolicyDocument=json.dumps(TRUST)
-        )
-        ecr = boto3.client("ecr", **kwargs)
-        ecr.create_repository(repositoryName=REPO)
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        }
-        ecr.put_image(repositoryName=REPO, imageManifest=json.dumps(manifest), imageTag="t1")
+    with launch_moto(tmp_path_factory.mktemp("moto")) as server:
         yield server
 
 
@@ -133,9 +120,10 @@ def test_train_uploads_local_data_and_sends_the_exact_request(moto):
         "MaxWaitTimeInSeconds": 7200,
     }
     assert request["CheckpointConfig"] == {
-        "S3Uri": "s3://ckpt-bucket/credit",
+        "S3Uri": f"s3://ckpt-bucket/credit/{job}",  # each job its own prefix
         "LocalPath": "/opt/ml/checkpoints",
     }
+    assert request["EnableInterContainerTrafficEncryption"] is True  # on for 2 instances
     assert request["OutputDataConfig"] == {"S3OutputPath": f"s3://{bucket}/xgb-container/output"}
 
     s3 = client(moto, "s3")
@@ -275,8 +263,10 @@ def test_deploy_invoke_and_cleanup(moto, tmp_path):
     artifacts = client(moto, "sagemaker").describe_training_job(TrainingJobName=job)[
         "ModelArtifacts"
     ]
+    version = only(moto, "CreateModel")["ModelName"]
+    assert version.startswith(f"{endpoint}-v") and len(version) == len(endpoint) + 19
     assert only(moto, "CreateModel") == {
-        "ModelName": endpoint,
+        "ModelName": version,
         "ExecutionRoleArn": ROLE_ARN,
         "PrimaryContainer": {
             "Image": IMAGE,
@@ -285,7 +275,8 @@ def test_deploy_invoke_and_cleanup(moto, tmp_path):
         },
     }
     config = only(moto, "CreateEndpointConfig")
-    assert config["ProductionVariants"][0]["ModelName"] == endpoint
+    assert config["EndpointConfigName"] == version
+    assert config["ProductionVariants"][0]["ModelName"] == version
     capture = config["DataCaptureConfig"]
     assert capture["EnableCapture"] is True
     assert capture["InitialSamplingPercentage"] == 25
@@ -295,7 +286,7 @@ def test_deploy_invoke_and_cleanup(moto, tmp_path):
     )
     assert only(moto, "CreateEndpoint") == {
         "EndpointName": endpoint,
-        "EndpointConfigName": endpoint,
+        "EndpointConfigName": version,
     }
 
     rows = tmp_path / "applicants.csv"
@@ -316,8 +307,8 @@ def test_deploy_invoke_and_cleanup(moto, tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         f"deleted endpoint {endpoint}",
-        f"deleted endpoint config {endpoint}",
-        f"deleted model {endpoint}",
+        f"deleted endpoint config {version}",
+        f"deleted model {version}",
     ]
     sm = client(moto, "sagemaker")
     assert endpoint not in [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]]
@@ -327,7 +318,7 @@ def test_deploy_invoke_and_cleanup(moto, tmp_path):
     assert f"endpoint {endpoint}: not found" in again.stdout
 
 
-def test_deploy_without_capture_and_cleanup_of_a_half_made_deployment(moto):
+def test_deploy_captures_nothing_by_default_and_cleanup_of_a_half_made_deployment(moto):
     job = name("half")
     assert launch(
         moto, "train", "--image", IMAGE, "--role", ROLE_ARN, "--train", "s3://d/t/", "--job-name", job,
@@ -336,16 +327,18 @@ def test_deploy_without_capture_and_cleanup_of_a_half_made_deployment(moto):
     moto.record()
     done = launch(
         moto, "deploy", "--image", IMAGE, "--role", ROLE_ARN, "--training-job", job,
-        "--name", endpoint, "--no-capture",
+        "--name", endpoint,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "DataCaptureConfig" not in only(moto, "CreateEndpointConfig")
+    assert "DataCaptureConfig" not in only(moto, "CreateEndpointConfig")  # capture is opt-in
+    version = only(moto, "CreateModel")["ModelName"]
     client(moto, "sagemaker").delete_endpoint(EndpointName=endpoint)  # as if creation had failed
     done = launch(moto, "cleanup", "--endpoint", endpoint)
+    assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         f"endpoint {endpoint}: not found",
-        f"deleted endpoint config {endpoint}",
-        f"deleted model {endpoint}",
+        f"deleted endpoint config {version}",
+        f"deleted model {version}",
     ]
 
 
@@ -393,18 +386,22 @@ def test_batch_transform_request(moto, tmp_path):
 
 
 def test_every_option_is_explained_in_help():
-    for command in ("train", "deploy", "invoke", "batch", "cleanup"):
+    for command in (
+        "train", "tune", "deploy", "update", "rollback", "invoke", "batch", "register", "cleanup"
+    ):  # fmt: skip
         done = subprocess.run(
             [sys.executable, str(LAUNCH), command, "--help"], capture_output=True, text=True
         )
         assert done.returncode == 0
-        options = [line.split()[0] for line in done.stdout.splitlines() if line.startswith("  -")]
-        assert options, done.stdout
-        help_text = done.stdout.split("options:", 1)[1]
-        # every option line is followed by words, on its line or the next
-        for option in options:
-            after = help_text.split(option, 1)[1].split("\n  -", 1)[0]
-            assert len(after.split()) > 2, f"{command} {option} has no help"
+        lines = done.stdout.split("options:", 1)[1].splitlines()
+        starts = [i for i, line in enumerate(lines) if line.startswith("  -")]
+        assert starts, done.stdout
+        # every option line is followed by words, on its line or the next ones
+        for here, after in zip(starts, [*starts[1:], len(lines)], strict=True):
+            option = lines[here].split()[0]
+            words = " ".join(lines[here:after]).split()
+            flag_words = [w for w in words if w.startswith(("-", "[", "{")) or w.isupper()]
+            assert len(words) - len(flag_words) >= 2, f"{command} {option} has no help"
 
 
 def test_malformed_flags_and_files_are_named(moto, tmp_path):

@@ -379,8 +379,9 @@ def test_a_job_over_its_max_run_is_stopped(peers_image, tmp_path):
     assert leftovers(job) == ""
 
 
-def test_local_batch_of_a_header_csv_repeats_the_header_in_each_request(image, tmp_path):
-    """A loan table with a header, over 1 MB: each request starts with the header."""
+def test_local_batch_of_a_header_csv_sends_the_header_once_and_scores_every_row(image, tmp_path):
+    """A loan table with a header, over 1 MB: cut as SageMaker cuts it, header in the first
+    request only; every row is scored, in order."""
     job = f"launch-{uuid.uuid4().hex[:8]}"
     trained = launch(
         "train", "--image", image, "--local-dir", str(tmp_path), "--job-name", job,
@@ -388,6 +389,7 @@ def test_local_batch_of_a_header_csv_repeats_the_header_in_each_request(image, t
         "--hyperparameters", str(HYPERPARAMETERS), "--hp", "num_round=20",
     )  # fmt: skip
     assert trained.returncode == 0, trained.stderr[-3000:]
+    # the test file as it is, label column included (the model knows where its label was)
     header, *rows = (DATA / "test" / "german_credit_test.csv").read_text().splitlines()
     table = tmp_path / "in" / "applicants.csv"
     table.parent.mkdir()
@@ -395,7 +397,7 @@ def test_local_batch_of_a_header_csv_repeats_the_header_in_each_request(image, t
     assert table.stat().st_size > 1024 * 1024
     done = launch(
         "batch", "--image", image, "--local-dir", str(tmp_path), "--training-job", job,
-        "--input", str(table.parent), "--content-type", "text/csv; header=present",
+        "--input", str(table.parent), "--content-type", "text/csv",
         "--max-payload-mb", "1", "--output-s3", str(tmp_path / "out"),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
@@ -403,3 +405,35 @@ def test_local_batch_of_a_header_csv_repeats_the_header_in_each_request(image, t
     assert len(got) == 40 * len(rows)
     assert got == got[: len(rows)] * 40
     assert len(set(got)) > 10
+
+
+def test_tune_local_runs_seeded_random_trials_and_names_the_best(image, tmp_path):
+    import random
+
+    from launcher.tuning import parse_range
+
+    job = f"tune-{uuid.uuid4().hex[:6]}"
+    ranges = ["eta=0.05:0.5:log", "max_depth=2:5"]
+    done = launch(
+        "tune", "--image", image, "--local-dir", str(tmp_path), "--job-name", job,
+        "--train", str(DATA / "train"), "--validation", str(DATA / "validation"),
+        "--content-type", "text/csv; header=present", "--hyperparameters", str(HYPERPARAMETERS),
+        "--hp", "num_round=15", "--range", ranges[0], "--range", ranges[1],
+        "--max-jobs", "2", "--max-parallel", "1", "--seed", "5",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    rng = random.Random(5)
+    for number in (1, 2):
+        trial = f"{job}-{number:03d}"
+        expected = {r.name: r.sample(rng) for r in map(parse_range, ranges)}
+        config = read_config(tmp_path / job / trial / "hosts" / "algo-1", "hyperparameters")
+        assert {k: config[k] for k in expected} == expected  # the seeded draw, as sent
+        assert config["num_round"] == "15"
+    lines = done.stdout.splitlines()
+    assert lines[0].split()[:3] == ["trial", "status", "validation:auc"]
+    rows = {line.split()[0]: line.split() for line in lines[1:3]}
+    assert set(rows) == {f"{job}-001", f"{job}-002"}
+    aucs = {name: float(row[2]) for name, row in rows.items()}
+    best = max(aucs, key=aucs.get)
+    assert lines[-2].startswith(f"best {best} (validation:auc = ")
+    assert lines[-1] == best

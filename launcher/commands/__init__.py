@@ -1,0 +1,1 @@
+"""One module per subcommand: its flags (``arguments``), its SageMaker flow and its ``COMMAND``."""
