@@ -142,6 +142,7 @@ def model_baseline(aws: Aws, args: argparse.Namespace) -> dict[str, bytes | None
 
     uri = model_data(aws, args)
     if aws.dry_run:
+        print(f"baseline: {', '.join(BASELINE_FILES)} read from {uri} when sent", file=sys.stderr)
         return dict.fromkeys(BASELINE_FILES)
     bucket, key = _s3(uri)
     raw = aws.call("s3", "get_object", Bucket=bucket, Key=key)["Body"].read()

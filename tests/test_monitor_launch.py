@@ -22,6 +22,7 @@ from emulators import ACCOUNT, REGION, ROOT_DIR, moto_server
 from monitor_harness import START, capture_line, capture_path
 
 from launcher import monitoring
+from launcher.aws import Aws
 
 LAUNCH = ROOT_DIR / "sagemaker_launch.py"
 REPO = "xgb-container"
@@ -204,22 +205,21 @@ def test_schedule_request_is_valid_for_sagemaker_and_sent_as_is():
     assert definition["MonitoringAppSpecification"]["ContainerArguments"] == ["monitor"]
     assert definition["MonitoringInputs"][0]["EndpointInput"]["EndpointName"] == "credit"
 
-    class Aws:
-        def client(self, service):
-            return client
+    aws = Aws(boto3.Session(region_name=REGION), REGION, ACCOUNT)
+    aws.client = lambda service: client  # every request goes through Aws.call to this client
 
     with Stubber(client) as stub:
         stub.add_response(
             "create_monitoring_schedule", {"MonitoringScheduleArn": "arn:aws:sagemaker:x"}, request
         )
-        assert monitoring._try_schedule(Aws(), request) is True
+        assert monitoring._try_schedule(aws, request) is True
         stub.add_client_error(
             "create_monitoring_schedule", "AccessDeniedException", "not open", 400
         )
-        assert monitoring._try_schedule(Aws(), request) is False
+        assert monitoring._try_schedule(aws, request) is False
         stub.add_client_error("create_monitoring_schedule", "ValidationException", "bad role", 400)
         with pytest.raises(monitoring.LaunchError, match="bad role"):
-            monitoring._try_schedule(Aws(), request)
+            monitoring._try_schedule(aws, request)
 
 
 @pytest.mark.parametrize(
