@@ -181,6 +181,36 @@ def test_processing_job_over_the_endpoint_capture(moto, endpoint):
         assert uploaded == (endpoint / "baseline" / name).read_bytes()
 
 
+def test_sent_requests_carry_the_security_flags(moto, endpoint):
+    """Not only the dry run: what reaches AWS has the KMS key, VPC, isolation and tags."""
+    key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    moto.record()
+    done = launch(
+        moto, "monitor", "--image", IMAGE, "--role", ROLE_ARN, "--endpoint", "credit",
+        "--model-data", "s3://models/credit/model.tar.gz", "--job-name", "monitor-secure",
+        "--kms-key", key, "--subnets", "subnet-1", "--security-groups", "sg-1",
+        "--network-isolation", "--tags", "team=credit-risk", "--no-wait",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "monitor-secure"
+    (request,) = [r["json"] for r in moto.requests("CreateProcessingJob")]
+    assert request["ProcessingOutputConfig"]["KmsKeyId"] == key
+    assert request["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == key
+    assert request["NetworkConfig"] == {
+        "EnableNetworkIsolation": True,
+        "VpcConfig": {"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1"]},
+    }
+    assert request["Tags"] == [{"Key": "team", "Value": "credit-risk"}]
+    s3 = boto3.client("s3", **moto.client_kwargs())
+    bucket = f"sagemaker-{REGION}-{ACCOUNT}"
+    for name in ("statistics.json", "constraints.json"):
+        head = s3.head_object(
+            Bucket=bucket, Key=f"xgb-container/monitoring/monitor-secure/baseline/{name}"
+        )
+        assert head["ServerSideEncryption"] == "aws:kms"
+        assert head["SSEKMSKeyId"] == key
+
+
 def args(**values) -> argparse.Namespace:
     base = {
         "endpoint": "credit", "schedule": "hourly", "schedule_expression": "cron(0 * ? * * *)",
