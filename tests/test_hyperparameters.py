@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 from xgb_container import hyperparameters
 from xgb_container.errors import UserError
@@ -81,7 +84,8 @@ def test_unknown_name_names_the_closest_valid_one(typo, suggestion):
 )
 def test_xgboost_refuses_bad_values_with_its_own_reason(name, value, expected):
     message = refused(num_round="5", **{name: value})
-    assert message.startswith("hyperparameter refused by XGBoost")
+    assert message.startswith(f"hyperparameter {name}={value!r}")
+    assert "refused by XGBoost: " in message
     assert expected in message
     assert "\n" not in message and "Stack trace" not in message
 
@@ -159,3 +163,128 @@ def test_sagemaker_and_tuning_keys_are_ignored():
 
 def test_scale_pos_weight_auto_passes_the_check():
     assert parse(scale_pos_weight="auto").params["scale_pos_weight"] == "auto"
+
+
+def xgboost_aliases() -> dict[str, str]:
+    """Every alias of the installed XGBoost and its canonical name, as XGBoost reports them."""
+    found = {}
+    for name in sorted(hyperparameters.xgboost_names()):
+        try:
+            hyperparameters.configure({name: "abc"})
+        except Exception as exc:  # noqa: BLE001 - XGBoost's error names the canonical name
+            canonical = re.search(r"Parameter format for (\w+)", str(exc))
+            if canonical and canonical.group(1) != name:
+                found[name] = canonical.group(1)
+    return found
+
+
+def test_a_refused_alias_is_named_as_written_with_xgboosts_name_beside():
+    aliases = xgboost_aliases()
+    assert {"eta": "learning_rate", "gamma": "min_split_loss", "lambda": "reg_lambda"}.items() <= (
+        aliases.items()
+    )
+    for alias, canonical in aliases.items():
+        message = refused(num_round="5", objective="binary:logistic", **{alias: "abc"})
+        assert message.startswith(f"hyperparameter {alias}='abc' (XGBoost's {canonical}) refused")
+    message = refused(num_round="5", eta="-1")
+    assert message.startswith("hyperparameter eta='-1' (XGBoost's learning_rate) refused")
+    # A canonical name is not repeated, and a choice that names no parameter gets its name.
+    assert refused(num_round="5", max_depth="x").startswith("hyperparameter max_depth='x' refused")
+    message = refused(num_round="5", eta="0.1", tree_method="fastest")
+    assert message.startswith("hyperparameter tree_method='fastest' refused")
+
+
+def test_the_culprit_is_found_among_many_and_in_context():
+    message = refused(num_round="5", max_depth="3", subsample="0.5", alpha="-2", eta="0.1")
+    assert message.startswith("hyperparameter alpha='-2' (XGBoost's reg_alpha) refused")
+    message = refused(num_round="5", booster="dart", one_drop="maybe", eta="0.1")
+    assert message.startswith("hyperparameter one_drop='maybe' refused")
+
+
+# How the SageMaker SDKs write hyperparameters.json (the values of HyperParameters):
+# SDK v2 framework estimators (Framework._json_encode_hyperparameters) json.dumps every value;
+# SDK v3 ModelTrainer (safe_serialize) keeps a string as it is and json.dumps anything else.
+def sdk_v2(values: dict) -> dict[str, str]:
+    return {str(k): json.dumps(v) for k, v in values.items()}
+
+
+def sdk_v3(values: dict) -> dict[str, str]:
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+
+
+USER_VALUES = {
+    "num_round": 20,
+    "objective": "binary:logistic",
+    "eval_metric": ["auc", "logloss"],
+    "eta": 0.1,
+    "max_depth": 3,
+    "csv_weights": False,
+    "enable_categorical": True,
+    "label_column": "creditability",
+    "positive_label": "bad",
+    "decision_threshold": "f1_best",
+    "early_stopping_rounds": 5,
+    "monotone_constraints": {"duration": 1},
+    "interaction_constraints": [["age", "duration"], ["purpose"]],
+    "scale_pos_weight": "auto",
+}
+
+
+@pytest.mark.parametrize("encode", [sdk_v2, sdk_v3, lambda v: v], ids=["sdk-v2", "sdk-v3", "json"])
+def test_json_encoded_values_of_both_sdks_read_as_their_value(encode):
+    hp = hyperparameters.parse(encode(USER_VALUES))
+    assert (hp.num_round, hp.early_stopping_rounds, hp.csv_weights) == (20, 5, False)
+    assert (hp.label_column, hp.positive_label) == ("creditability", "bad")
+    assert (hp.decision_threshold, hp.enable_categorical) == ("f1_best", True)
+    assert hp.params == {
+        "objective": "binary:logistic",
+        "eval_metric": ["auc", "logloss"],
+        "eta": "0.1",
+        "max_depth": "3",
+        "monotone_constraints": {"duration": 1},
+        "interaction_constraints": [["age", "duration"], ["purpose"]],
+        "scale_pos_weight": "auto",
+    }
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ('"binary:logistic"', "binary:logistic"),
+        (json.dumps(json.dumps("bad")), "bad"),  # encoded twice
+        ('"half', '"half'),  # not JSON: a plain string stays
+        ('"a" or "b"', '"a" or "b"'),
+        ("plain text", "plain text"),
+        (" 0.1 ", "0.1"),
+        ("true", "true"),
+        (True, "true"),
+        (7, "7"),
+        (["auc"], '["auc"]'),
+        ('""', ""),
+    ],
+)
+def test_plain(raw, expected):
+    assert hyperparameters.plain(raw) == expected
+
+
+def test_an_encoded_empty_label_column_is_refused():
+    assert "label_column" in refused(num_round="5", label_column='""')
+
+
+def test_an_encoded_objective_is_checked_as_its_value():
+    message = refused(num_round="5", objective='"binary:logistc"')
+    assert "unknown objective 'binary:logistc'" in message
+
+
+def test_a_job_with_sdk_v2_hyperparameters_trains_the_same_model(tmp_path, german_job):
+    config = german_job.base / "input" / "config" / "hyperparameters.json"
+    values = json.loads(config.read_text())
+    plain_done = german_job.train()
+    assert plain_done.returncode == 0, plain_done.stderr
+    plain_model = (german_job.model_dir / "xgboost-model").read_bytes()
+    typed = {k: json.loads(v) if re.fullmatch(r"[\d.]+", v) else v for k, v in values.items()}
+    german_job.write_config("hyperparameters", sdk_v2(typed))
+    assert json.loads(config.read_text())["objective"] == '"binary:logistic"'
+    encoded_done = german_job.train()
+    assert encoded_done.returncode == 0, encoded_done.stderr
+    assert (german_job.model_dir / "xgboost-model").read_bytes() == plain_model
