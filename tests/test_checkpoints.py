@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -210,3 +211,16 @@ def test_a_file_named_like_ours_with_another_identity_is_skipped(tmp_path, matri
     assert f"Skipping checkpoint {disguised.name}: it belongs to another training" in (
         capsys.readouterr().out
     )
+
+
+def test_a_fifo_named_like_a_checkpoint_is_skipped_not_read(tmp_path, matrices, ident, capsys):
+    dtrain, dvalid = matrices
+    train(dtrain, dvalid, 4, callbacks=[checkpoints.Checkpointer(tmp_path, 4, ident)])
+    fifo = checkpoints.path_for(tmp_path, ident, 8)
+    os.mkfifo(fifo)
+    foreign = tmp_path / "xgboost-checkpoint.00000009.ubj"
+    os.mkfifo(foreign)
+    assert checkpoints.load_newest(tmp_path, ident).num_boosted_rounds() == 4
+    out = capsys.readouterr().out
+    assert f"Skipping checkpoint {fifo.name}: not a regular file" in out
+    assert "(no identity)" in out

@@ -147,6 +147,8 @@ def candidates(folder: Path, tag: str | None = None) -> list[Path]:
 
 
 def _read(path: Path) -> xgb.Booster:
+    if not path.is_file():  # a FIFO or a device named like a checkpoint would block or flood
+        raise ValueError("not a regular file")
     booster = xgb.Booster()
     try:
         booster.load_model(bytearray(path.read_bytes()))
