@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -94,7 +95,9 @@ def test_broken_checkpoints_are_skipped(tmp_path, matrices, ident, capsys):
     assert booster.num_boosted_rounds() == 6
     out = capsys.readouterr().out
     assert f"Skipping checkpoint {plain.name}: it has no training state" in out
-    assert f"Skipping checkpoint {newest.name}" in out
+    assert f"Skipping checkpoint {newest.name}: " in out
+    # XGBoost's first line (its time stamp and source location), not a later one of its message
+    assert re.match(r"\[\d\d:\d\d:\d\d\] \S+:\d+: ", out.split(f"{newest.name}: ")[1])
     assert not list(tmp_path.glob(".*.tmp"))
 
 
@@ -224,3 +227,33 @@ def test_a_fifo_named_like_a_checkpoint_is_skipped_not_read(tmp_path, matrices, 
     out = capsys.readouterr().out
     assert f"Skipping checkpoint {fifo.name}: not a regular file" in out
     assert "(no identity)" in out
+
+
+def test_a_broken_training_state_or_a_wrong_round_count_is_skipped(
+    tmp_path, matrices, ident, capsys
+):
+    dtrain, dvalid = matrices
+    booster = train(dtrain, dvalid, 4, callbacks=[checkpoints.Checkpointer(tmp_path, 2, ident)])
+    booster.set_attr(
+        **{checkpoints.CONFIG_ATTR: "{not json", checkpoints.IDENTITY_ATTR: ident.text}
+    )
+    broken = checkpoints.path_for(tmp_path, ident, 6)
+    broken.write_bytes(bytes(booster.save_raw("ubj")))
+    misnamed = checkpoints.path_for(tmp_path, ident, 5)
+    misnamed.write_bytes(checkpoints.path_for(tmp_path, ident, 4).read_bytes())
+    assert checkpoints.load_newest(tmp_path, ident).num_boosted_rounds() == 4
+    out = capsys.readouterr().out
+    reason = out.split(f"Skipping checkpoint {broken.name}: ")[1].splitlines()[0]
+    assert re.match(r"\[\d\d:\d\d:\d\d\] \S+:\d+: ", reason) and "Expecting" in reason
+    assert f"Skipping checkpoint {misnamed.name}: it holds 4 rounds, not 00000005" in out
+
+
+def test_ensure_writes_a_missing_checkpoint_once(tmp_path, matrices, ident):
+    dtrain, dvalid = matrices
+    booster = train(dtrain, dvalid, 3)
+    checkpoints.ensure(tmp_path, booster, ident)
+    path = checkpoints.path_for(tmp_path, ident, 3)
+    first = path.stat()
+    checkpoints.ensure(tmp_path, booster, ident)
+    assert path.stat().st_ino == first.st_ino  # not written again
+    assert checkpoints.load(path, ident).num_boosted_rounds() == 3

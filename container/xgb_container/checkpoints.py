@@ -95,7 +95,7 @@ def identity(
             "categories": dict(schema.categories),
             "label_column": schema.label_column,
         }
-    return Identity(json.loads(json.dumps(fields, sort_keys=True, default=str)))
+    return Identity(json.loads(json.dumps(fields, default=str)))  # plain JSON values only
 
 
 def _matrix_digest(matrix: xgb.DMatrix) -> dict[str, Any]:
