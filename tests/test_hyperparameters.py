@@ -40,6 +40,13 @@ def test_own_parameters_are_typed():
     assert hp.params == {}
 
 
+def test_defaults():
+    hp = parse()
+    assert (hp.early_stopping_rounds, hp.csv_weights, hp.checkpoint_frequency) == (None, False, 10)
+    assert (hp.label_column, hp.positive_label, hp.decision_threshold) == (None, None, 0.5)
+    assert hp.enable_categorical is True and hp.save_model_on_termination is True
+
+
 def test_num_round_is_required_and_a_near_miss_is_named():
     assert "num_round is required" in refused(eta="0.1")
     assert "did you mean num_round" in refused(num_rounds="5")
@@ -126,6 +133,9 @@ def test_names_come_from_xgboost_itself():
         assert name in names
     assert "reg:quantileerror" in hyperparameters.objectives()
     assert "nonexistent_param" not in names
+    # Only the *_param sections hold parameters: other keys of the config are no names.
+    assert not {"name", "version", "gradient_booster", "learner"} & names
+    assert "unknown hyperparameter 'name'" in refused(num_round="5", name="gbtree")
     # A name XGBoost knows but does not use in this setting is warned about, not refused.
     assert parse(objective="binary:logistic", quantile_alpha="0.5").params["quantile_alpha"]
 
