@@ -101,9 +101,10 @@ def test_broken_checkpoints_are_skipped(tmp_path, matrices, ident, capsys):
     assert not list(tmp_path.glob(".*.tmp"))
 
 
-def test_no_checkpoint_means_a_fresh_start(tmp_path, ident):
+def test_no_checkpoint_means_a_fresh_start(tmp_path, ident, capsys):
     assert checkpoints.load_newest(tmp_path, ident) is None
     assert checkpoints.load_newest(tmp_path / "absent", ident) is None
+    assert capsys.readouterr().out == ""  # nothing to report in an empty folder
 
 
 def test_early_stopping_resumes_with_its_progress(tmp_path, matrices, ident):
@@ -151,6 +152,14 @@ def test_identity_changes_with_what_shapes_the_trees(matrices, ident, change):
 )
 def test_identity_ignores_machine_and_report_settings(matrices, ident, change):
     assert identity_of(matrices, **change).tag == ident.tag
+
+
+def test_identity_does_not_depend_on_the_order_of_settings(matrices, ident):
+    dtrain, dvalid = matrices
+    hp = hyperparameters.Hyperparameters(num_round=30)
+    backwards = dict(reversed(list(PARAMS.items())))
+    other = checkpoints.identity(backwards, hp, {"validation": dvalid, "train": dtrain})
+    assert other.tag == ident.tag and other.text == ident.text
 
 
 def test_identity_changes_with_the_data_and_schema(matrices, ident):
@@ -201,6 +210,9 @@ def test_another_trainings_checkpoints_are_ignored_and_kept(tmp_path, matrices, 
     assert checkpoints.load_newest(tmp_path, ident).num_boosted_rounds() == 20
     legacy.write_bytes(bytes(train(dtrain, dvalid, 2).save_raw("ubj")))
     checkpoints.load_newest(tmp_path, ident)
+    assert "(no identity)" in capsys.readouterr().out
+    legacy.write_bytes(legacy.read_bytes()[:50])  # a broken foreign file is reported too
+    assert checkpoints.load_newest(tmp_path, ident).num_boosted_rounds() == 20
     assert "(no identity)" in capsys.readouterr().out
 
 
