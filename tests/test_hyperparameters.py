@@ -47,6 +47,12 @@ def test_defaults():
     assert hp.enable_categorical is True and hp.save_model_on_termination is True
 
 
+def test_the_lowest_allowed_values_are_allowed():
+    hp = parse(num_round="1", early_stopping_rounds="1", checkpoint_frequency="1")
+    assert (hp.num_round, hp.early_stopping_rounds, hp.checkpoint_frequency) == (1, 1, 1)
+    assert "at least 1" in refused(num_round="5", early_stopping_rounds="0")
+
+
 def test_num_round_is_required_and_a_near_miss_is_named():
     assert "num_round is required" in refused(eta="0.1")
     assert "did you mean num_round" in refused(num_rounds="5")
@@ -127,17 +133,20 @@ def test_quantile_objective_takes_a_list_of_alphas():
     assert hp.params["quantile_alpha"] == "[0.1, 0.5, 0.9]"
 
 
-def test_names_come_from_xgboost_itself():
+def test_names_come_from_xgboost_itself(capsys):
     names = hyperparameters.xgboost_names()
     for name in ("device", "multi_strategy", "quantile_alpha", "max_cat_to_onehot", "eta"):
         assert name in names
     assert "reg:quantileerror" in hyperparameters.objectives()
     assert "nonexistent_param" not in names
+    # Names of the updaters (a list in the config, seen once a booster has trained).
+    assert {"max_cached_hist_node", "default_direction", "opt_dense_col"} <= names
     # Only the *_param sections hold parameters: other keys of the config are no names.
     assert not {"name", "version", "gradient_booster", "learner"} & names
     assert "unknown hyperparameter 'name'" in refused(num_round="5", name="gbtree")
     # A name XGBoost knows but does not use in this setting is warned about, not refused.
     assert parse(objective="binary:logistic", quantile_alpha="0.5").params["quantile_alpha"]
+    assert "Warning: hyperparameter quantile_alpha is not used" in capsys.readouterr().out
 
 
 def test_constraints_are_parsed_without_eval():
@@ -154,6 +163,9 @@ def test_constraints_are_parsed_without_eval():
     assert parse(monotone_constraints='{"age": 1}').params["monotone_constraints"] == {"age": 1}
     message = refused(num_round="5", interaction_constraints="__import__('os').system('true')")
     assert "not a valid literal" in message
+    for shapeless in ("5", "[1, 2]", '{"a": 1}'):
+        message = refused(num_round="5", interaction_constraints=shapeless)
+        assert "must be a list of feature groups" in message
 
 
 def test_eval_metric_lists():
@@ -169,6 +181,8 @@ def test_sagemaker_and_tuning_keys_are_ignored():
         _tuning_objective_metric="validation:auc",
     )
     assert hp.params == {}
+    raw = {"sagemaker_region": "x", "_tuning": "y", "num_round": "5", "max_depth": "3"}
+    assert hyperparameters.parse(raw).params == {"max_depth": "3"}  # and the rest is read
 
 
 def test_scale_pos_weight_auto_passes_the_check():
