@@ -155,7 +155,7 @@ def fit(
     checkpoint_dir: Path | None = None,
     termination: Termination | None = None,
     cluster: Cluster | None = None,
-    schema: data.Schema | None = None,
+    schema: formats.Schema | None = None,
 ) -> Result:
     """Boost ``hp.num_round`` rounds, resuming from the newest checkpoint of this training.
 
