@@ -65,6 +65,7 @@ def test_num_round_is_required_and_a_near_miss_is_named():
         ("num_round", "ten", "an integer"),
         ("csv_weights", "maybe", "true or false"),
         ("decision_threshold", "1.5", "between 0 and 1"),
+        ("decision_threshold", "g1_best", "a number between 0 and 1, or f1_best"),
         ("checkpoint_frequency", "-2", "at least 1"),
     ],
 )
