@@ -24,9 +24,10 @@ stamp=.venv/.requirements.sha
 want=$(sha256sum requirements/dev.txt | cut -d' ' -f1)
 # Debian tools used by tests and benchmarks (installed only where missing); mmdebstrap builds
 # the local base image where python:3.13-slim cannot be pulled, curl serves local_test/predict.sh,
-# docker-registry is the local registry that build_and_push.sh is tested against.
+# docker-registry is the local registry that build_and_push.sh is tested against, chromium draws
+# report.html in the evaluation tests.
 need=()
-for tool in ip:iproute2 wrk:wrk mmdebstrap:mmdebstrap curl:curl docker-registry:docker-registry; do
+for tool in ip:iproute2 wrk:wrk mmdebstrap:mmdebstrap curl:curl docker-registry:docker-registry chromium:chromium; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
 done
 if [ -x .venv/bin/python ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && [ ${#need[@]} -eq 0 ]; then
