@@ -33,7 +33,7 @@ def is_missing(value: object) -> bool:
 
 def number(text: str) -> float:
     """A number written as text (``ValueError`` if it is not one)."""
-    if "_" in text:  # Python reads 1_000, pandas does not
+    if "_" in text or not text.isascii():  # Python reads 1_000 and other digits, pandas not
         raise ValueError(text)
     return float(text)
 

@@ -144,11 +144,11 @@ def _table_block(
     return frame[keep]
 
 
-def first_rows(path: Path, block_bytes: int = BLOCK_BYTES) -> pd.DataFrame:
-    """The first block of a header table, every column as text (to learn column kinds)."""
+def first_rows(path: Path, block_bytes: int = BLOCK_BYTES) -> pd.DataFrame | None:
+    """The first block of a header table, every column as text (to learn column kinds); ``None`` without rows."""
     for _, frame in table_chunks(path, None, (), block_bytes):
         return frame
-    raise UserError(f"{path}: the table has a header but no rows")
+    return None
 
 
 # Serving: request bodies.
