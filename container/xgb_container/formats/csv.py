@@ -16,7 +16,7 @@ import pandas as pd
 from ..errors import UserError
 from . import rows as rowlib
 from .cells import NA_VALUES, numbers
-from .files import BLOCK_BYTES, blocks, first_line
+from .files import blocks, first_line
 from .schema import Schema
 
 PANDAS = {"na_values": NA_VALUES, "keep_default_na": False}
@@ -57,9 +57,9 @@ def _exact_block(block: bytes, path: Path, line: int) -> np.ndarray:
     return X
 
 
-def plain_chunks(path: Path, block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[int, np.ndarray]]:
+def plain_chunks(path: Path) -> Iterator[tuple[int, np.ndarray]]:
     """A headerless numeric file as (first line, float32 matrix of every column) blocks."""
-    for line, block in blocks(path, block_bytes):
+    for line, block in blocks(path):
         try:
             X = numeric_block(block)
         except pd.errors.EmptyDataError:
@@ -92,10 +92,7 @@ def header(path: Path) -> list[str]:
 
 
 def table_chunks(
-    path: Path,
-    usecols: list[str] | None,
-    numeric: tuple[str, ...] | list[str] = (),
-    block_bytes: int = BLOCK_BYTES,
+    path: Path, usecols: list[str] | None, numeric: tuple[str, ...] | list[str] = ()
 ) -> Iterator[tuple[int, pd.DataFrame]]:
     """A header table as (first row, frame) blocks: ``numeric`` columns as float32 (the
     fast path), the others as text; rows counted from 1 after the header."""
@@ -103,7 +100,7 @@ def table_chunks(
     names = header(path)
     keep = names if usecols is None else [c for c in names if c in usecols]
     row = 1
-    for line, block in blocks(path, block_bytes, skip_lines=1):
+    for line, block in blocks(path, skip_lines=1):
         frame = _table_block(head + block, names, keep, numeric, path, line - 2)
         if len(frame):
             yield row, frame
@@ -144,9 +141,9 @@ def _table_block(
     return frame[keep]
 
 
-def first_rows(path: Path, block_bytes: int = BLOCK_BYTES) -> pd.DataFrame | None:
+def first_rows(path: Path) -> pd.DataFrame | None:
     """The first block of a header table, every column as text (to learn column kinds); ``None`` without rows."""
-    for _, frame in table_chunks(path, None, (), block_bytes):
+    for _, frame in table_chunks(path, None, ()):
         return frame
     return None
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..errors import UserError
 from . import rows as rowlib
-from .files import BLOCK_BYTES, blocks
+from .files import blocks
 from .schema import Schema
 
 
@@ -60,9 +60,9 @@ def _wrap(exc: UserError, path: Path) -> UserError:
     return exc if str(exc).startswith(str(path)) else UserError(f"{path}: {exc}")
 
 
-def header(path: Path, block_bytes: int = BLOCK_BYTES) -> list[str]:
+def header(path: Path) -> list[str]:
     """The column names of a JSON lines table: the keys of its first block, in order."""
-    for line, block in blocks(path, block_bytes):
+    for line, block in blocks(path):
         try:
             records = _records(path, block, line)
         except UserError as exc:
@@ -73,17 +73,14 @@ def header(path: Path, block_bytes: int = BLOCK_BYTES) -> list[str]:
 
 
 def table_chunks(
-    path: Path,
-    usecols: list[str] | None,
-    numeric: tuple[str, ...] | list[str] = (),
-    block_bytes: int = BLOCK_BYTES,
+    path: Path, usecols: list[str] | None, numeric: tuple[str, ...] | list[str] = ()
 ) -> Iterator[tuple[int, pd.DataFrame]]:
     """A JSON lines table as (first row, frame) blocks; a key the first block lacks is
     refused, a key left out of a row is a missing value."""
-    names = header(path, block_bytes)
+    names = header(path)
     keep = names if usecols is None else [c for c in names if c in usecols]
     row = 1
-    for line, block in blocks(path, block_bytes):
+    for line, block in blocks(path):
         try:
             records = _records(path, block, line)
         except UserError as exc:
@@ -99,8 +96,8 @@ def table_chunks(
             row += len(frame)
 
 
-def first_rows(path: Path, block_bytes: int = BLOCK_BYTES) -> pd.DataFrame | None:
+def first_rows(path: Path) -> pd.DataFrame | None:
     """The first block of a JSON lines table (to learn column kinds); ``None`` without rows."""
-    for _, frame in table_chunks(path, None, (), block_bytes):
+    for _, frame in table_chunks(path, None, ()):
         return frame
     return None
