@@ -88,4 +88,4 @@ def codes(values: pd.Series, categories: list[str]) -> np.ndarray:
 
 def categories(values: pd.Series) -> set[str]:
     """The category names in a column (missing cells left out)."""
-    return set(texts(values).dropna())
+    return set(texts(values).dropna().unique().tolist())

@@ -92,10 +92,11 @@ def header(path: Path) -> list[str]:
 
 
 def table_chunks(
-    path: Path, usecols: list[str] | None, numeric: tuple[str, ...] | list[str] = ()
+    path: Path, usecols: list[str] | None, numeric: tuple[str, ...] | list[str] | None = ()
 ) -> Iterator[tuple[int, pd.DataFrame]]:
     """A header table as (first row, frame) blocks: ``numeric`` columns as float32 (the
-    fast path), the others as text; rows counted from 1 after the header."""
+    fast path), the others as text (``numeric=None``: as pandas infers them); rows counted
+    from 1 after the header."""
     head = first_line(path) + b"\n"
     names = header(path)
     keep = names if usecols is None else [c for c in names if c in usecols]
@@ -119,7 +120,7 @@ def _table_block(
         "encoding": "utf-8-sig",
         **PANDAS,
     }
-    fast = {c: (np.float32 if c in numeric else str) for c in keep}
+    fast = None if numeric is None else {c: (np.float32 if c in numeric else str) for c in keep}
     try:
         with warnings.catch_warnings():
             # A row longer than the header: pandas would drop its extra values.
@@ -142,8 +143,10 @@ def _table_block(
 
 
 def first_rows(path: Path) -> pd.DataFrame | None:
-    """The first block of a header table, every column as text (to learn column kinds); ``None`` without rows."""
-    for _, frame in table_chunks(path, None, ()):
+    """The first block of a header table, typed as pandas infers (to learn column kinds); ``None`` without rows."""
+    for _, frame in table_chunks(path, None, None):
+        for name in frame.select_dtypes("bool").columns:  # True/False in text: categories
+            frame[name] = frame[name].astype(object)
         return frame
     return None
 
