@@ -32,6 +32,26 @@ def _parse_error(path: Path, exc: Exception, lines: int) -> UserError:
     return UserError(f"{path}: cannot parse CSV: {_shift(message, lines)}")
 
 
+def odd_line(block: bytes, width: int) -> tuple[int, int] | None:
+    """(index, values) of the block's first line without ``width`` values: pandas would
+    fill a short one with missing values and cut a long one. Blank lines are left to the
+    readers, blocks with quoted fields to the parser."""
+    if b'"' in block:
+        return None
+    data = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(data == ord("\n"))
+    if not len(ends) or ends[-1] != len(data) - 1:
+        ends = np.append(ends, len(data))
+    starts = np.r_[0, ends[:-1] + 1]
+    commas = np.searchsorted(np.flatnonzero(data == ord(",")), ends)
+    values = np.diff(commas, prepend=0) + 1
+    blank = (ends == starts) | (
+        (ends == starts + 1) & (data[np.minimum(starts, len(data) - 1)] == ord("\r"))
+    )
+    odd = np.flatnonzero((values != width) & ~blank)
+    return (int(odd[0]), int(values[odd[0]])) if len(odd) else None
+
+
 # Training: headerless numeric files.
 
 
@@ -68,6 +88,12 @@ def plain_chunks(path: Path) -> Iterator[tuple[int, np.ndarray]]:
             raise _parse_error(path, exc, line - 1) from None
         except ValueError:
             X = _exact_block(block, path, line)
+        odd = odd_line(block, X.shape[1])
+        if odd is not None:
+            raise UserError(
+                f"{path}: line {line + odd[0]} has {odd[1]} values but the lines before "
+                f"have {X.shape[1]}"
+            )
         if len(X):
             yield line, X
 
@@ -102,6 +128,12 @@ def table_chunks(
     keep = names if usecols is None else [c for c in names if c in usecols]
     row = 1
     for line, block in blocks(path, skip_lines=1):
+        odd = odd_line(block, len(names))
+        if odd is not None:
+            raise UserError(
+                f"{path}: line {line + odd[0]} has {odd[1]} values but the header names "
+                f"{len(names)}"
+            )
         frame = _table_block(head + block, names, keep, numeric, path, line - 2)
         if len(frame):
             yield row, frame
