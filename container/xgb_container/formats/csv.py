@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -154,21 +153,14 @@ def _table_block(
     }
     fast = None if numeric is None else {c: (np.float32 if c in numeric else str) for c in keep}
     try:
-        with warnings.catch_warnings():
-            # A row longer than the header: pandas would drop its extra values.
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            try:
-                frame = pd.read_csv(io.BytesIO(data), dtype=fast, **common)
-            except ValueError as exc:
-                if isinstance(exc, pd.errors.ParserError | UnicodeDecodeError):
-                    raise
-                frame = pd.read_csv(io.BytesIO(data), dtype=str, **common)
+        try:
+            frame = pd.read_csv(io.BytesIO(data), dtype=fast, **common)
+        except ValueError as exc:
+            if isinstance(exc, pd.errors.ParserError | UnicodeDecodeError):
+                raise
+            frame = pd.read_csv(io.BytesIO(data), dtype=str, **common)
     except pd.errors.EmptyDataError:
         return pd.DataFrame(columns=keep)
-    except pd.errors.ParserWarning:
-        raise UserError(
-            f"{path}: a row after line {lines + 1} has more values than the header names"
-        ) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise _parse_error(path, exc, lines) from None
     return frame[keep]
