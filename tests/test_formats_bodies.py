@@ -176,3 +176,13 @@ def test_explanations_largest_first():
     out = {"probability": np.array([0.5], dtype=np.float32)}
     body = formats.encode(out, ("probability",), 1, formats.CSV, explained)
     assert body.startswith(b'0.5,"{""bias"":0.0500000007,')
+
+
+def test_encode_text_only_field_and_labels_per_row():
+    out = {
+        "predicted_label": np.array(["good", "bad"], dtype=object),
+        "labels": np.array(["good", "bad"], dtype=object),
+    }
+    assert formats.encode(out, ("predicted_label",), 2, formats.CSV) == b"good\nbad\n"
+    lines = formats.encode(out, ("labels",), 2, formats.JSONLINES).decode().splitlines()
+    assert lines == ['{"labels":["good","bad"]}'] * 2
