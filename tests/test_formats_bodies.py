@@ -186,3 +186,9 @@ def test_encode_text_only_field_and_labels_per_row():
     assert formats.encode(out, ("predicted_label",), 2, formats.CSV) == b"good\nbad\n"
     lines = formats.encode(out, ("labels",), 2, formats.JSONLINES).decode().splitlines()
     assert lines == ['{"labels":["good","bad"]}'] * 2
+
+
+def test_json_error_names_its_line_in_a_document_of_several_lines():
+    body = b'{\n  "instances": [\n    [1, 2, 3, 4, 5],\n    [1, 2, 3 4, 5]\n  ]\n}'
+    with pytest.raises(UserError, match=r"^line 4, column \d+: invalid JSON"):
+        formats.decode(body, "application/json", NUMERIC)
