@@ -89,3 +89,10 @@ def test_a_category_cell_reads_the_same_in_a_column_and_alone(value, categories)
     alone = cells.cell(value, codes)
     column = float(cells.codes(pd.Series([value], dtype=object), categories)[0])
     assert alone == column or (math.isnan(alone) and math.isnan(column)), (value, alone, column)
+
+
+def test_whole_floats_name_integer_categories_in_a_column_too():
+    """Parquet or JSON lines may carry category ``2`` as the float 2.0, as serving's cell does."""
+    column = pd.Series([2.0, np.nan, 1.5, 7.0])
+    np.testing.assert_array_equal(cells.codes(column, ["2", "1.5"]), [0, np.nan, 1, np.nan])
+    assert cells.cell(2.0, {"2": 0.0, "1.5": 1.0}) == 0.0

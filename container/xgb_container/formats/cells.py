@@ -79,7 +79,8 @@ def numbers(values: pd.Series) -> tuple[np.ndarray, int | None]:
 def codes(values: pd.Series, categories: list[str]) -> np.ndarray:
     """Codes of ``values`` in ``categories`` as float32; unknown or missing: NaN."""
     if pd.api.types.is_float_dtype(values):  # 2.0 is the category "2", as in ``cell``
-        values = values.map(lambda v: int(v) if v == v and float(v).is_integer() else v)
+        whole = [int(v) if v == v and float(v).is_integer() else v for v in values.tolist()]
+        values = pd.Series(whole, index=values.index, dtype=object)
     index = pd.Index(categories).get_indexer(texts(values))
     out = index.astype(np.float32)
     out[index < 0] = np.nan
