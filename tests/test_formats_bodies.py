@@ -192,3 +192,8 @@ def test_json_error_names_its_line_in_a_document_of_several_lines():
     body = b'{\n  "instances": [\n    [1, 2, 3, 4, 5],\n    [1, 2, 3 4, 5]\n  ]\n}'
     with pytest.raises(UserError, match=r"^line 4, column \d+: invalid JSON"):
         formats.decode(body, "application/json", NUMERIC)
+
+
+def test_width_refusal_of_a_model_without_a_table_says_no_more():
+    with pytest.raises(UserError, match=r"line 1: has 4 values but the model expects 5$"):
+        formats.decode(b"1,2,3,4", "text/csv", NUMERIC)
