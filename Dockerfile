@@ -42,6 +42,8 @@ LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true \
     com.amazonaws.sagemaker.capabilities.multi-models=true \
     org.opencontainers.image.title="xgb-container" \
     org.opencontainers.image.description="XGBoost 3 train and serve programs for Amazon SageMaker"
-# SageMaker runs `IMAGE train` or `IMAGE serve`; with no argument the image serves.
+# SageMaker runs `IMAGE train` or `IMAGE serve`. With no argument (SDK v3 local mode) the
+# contract found decides: training config under /opt/ml/input/config means train, else serve.
+# CMD [] clears a base image's own CMD (python:3.13-slim has one).
 ENTRYPOINT ["/opt/venv/bin/python", "-m", "xgb_container"]
-CMD ["serve"]
+CMD []

@@ -6,8 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh
-
-image=$(local_test/build_image.sh)
+source scripts/steps.sh
+echo "image: full output in $STEPS_LOG"
+step "image: local_test/build_image.sh" sh -c 'local_test/build_image.sh >"$0"' "$STEPS_LOG.tag"
+image=$(tail -n 1 "$STEPS_LOG.tag")
 work=$(mktemp -d)
 serve_name=xgb-main-serve-$$
 cleanup() {

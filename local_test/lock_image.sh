@@ -38,5 +38,5 @@ PY
 
 version=$(sed -n 's/^xgboost-cpu==//p' requirements/dev.txt)
 lock cpu "xgboost-cpu==$version"
-# NCCL (about 320 MB) only serves multi-GPU training on one host; see README "The image".
+# NCCL (about 320 MB) only serves multi-GPU training on one host; see docs/image.md.
 lock gpu "xgboost==$version" nvidia-nccl-

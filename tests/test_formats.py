@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,7 @@ import pytest
 from conftest import GERMAN
 from xgb_container import formats
 from xgb_container.errors import UserError
+from xgb_container.formats import files
 
 
 def rows(n: int = 50, seed: int = 0) -> np.ndarray:
@@ -136,3 +138,111 @@ def test_empty_channel_is_none(tmp_path):
     (tmp_path / "empty.csv").write_text("")
     assert formats.load_channel(tmp_path, "text/csv") is None
     assert formats.load_channel(tmp_path / "missing", "text/csv") is None
+
+
+def test_short_rows_are_refused_not_filled(tmp_path):
+    (tmp_path / "t.csv").write_text("1,2,3\n0,4,5\n1,2\n")
+    with pytest.raises(UserError, match=r"t\.csv: line 3 has 2 values but the lines before have 3"):
+        formats.load_channel(tmp_path, "text/csv")
+    (tmp_path / "t.csv").write_text("y,a,b\n1,2,3\n0,4\n")
+    with pytest.raises(UserError, match=r"t\.csv: line 3 has 2 values but the header names 3"):
+        formats.load_channel(tmp_path, "text/csv; header=present", label_column="y")
+
+
+def test_long_rows_in_tables_are_refused(tmp_path):
+    (tmp_path / "t.csv").write_text("y,a,b\n1,2,3,4\n0,4,5\n")
+    with pytest.raises(UserError, match=r"t\.csv: line 2 has 4 values but the header names 3"):
+        formats.load_channel(tmp_path, "text/csv; header=present", label_column="y")
+
+
+def test_line_numbers_count_across_blocks(tmp_path, monkeypatch):
+    monkeypatch.setattr(files, "BLOCK_BYTES", 64)
+    lines = ["1,2,3"] * 500 + ["0,oops,3"] + ["1,2,3"] * 10
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(UserError, match=r"t\.csv: line 501, column 2: 'oops' is not a number"):
+        formats.load_channel(tmp_path, "text/csv")
+    (tmp_path / "t.csv").write_text("y,a,b\n" + "\n".join(lines) + "\n")
+    with pytest.raises(UserError, match=r"row 501, column 'a': 'oops' is not a number"):
+        formats.load_channel(tmp_path, "text/csv; header=present", label_column="y")
+
+
+def test_json_lines_channel_is_a_table(tmp_path):
+    rows_ = [
+        {"risk": "bad", "purpose": "car", "amount": 1200, "flag": True},
+        {"risk": "good", "purpose": " radio", "amount": None, "flag": False},
+        {"risk": "good", "amount": 300.5, "flag": True},
+    ]
+    (tmp_path / "t.jsonl").write_text("\n".join(json.dumps(r) for r in rows_) + "\n\n")
+    ds = formats.load_channel(
+        tmp_path, "application/jsonlines", label_column="risk", positive_label="bad"
+    )
+    assert ds.schema.input_format == "jsonlines"
+    assert ds.schema.feature_names == ["purpose", "amount", "flag"]
+    assert ds.schema.feature_types == ["c", "q", "q"]
+    assert ds.schema.categories == {"purpose": ["car", "radio"]}
+    np.testing.assert_array_equal(ds.X, [[0, 1200, 1], [1, np.nan, 0], [np.nan, 300.5, 1]])
+    np.testing.assert_array_equal(ds.y, [1, 0, 0])
+    (tmp_path / "t.jsonl").write_text('{"risk": 1, "a": 2}\n[1, 2]\n')
+    with pytest.raises(UserError, match=r"t\.jsonl: line 2: training rows are JSON objects"):
+        formats.load_channel(tmp_path, "application/jsonlines", label_column="risk")
+
+
+def test_true_false_text_is_categorical_in_csv(tmp_path):
+    (tmp_path / "t.csv").write_text("y,owner,n\n1,True,3\n0,False,4\n1,True,\n")
+    ds = formats.load_channel(tmp_path, "text/csv; header=present", label_column="y")
+    assert ds.schema.feature_types == ["c", "q"]
+    assert ds.schema.categories == {"owner": ["False", "True"]}
+    np.testing.assert_array_equal(ds.X, [[1, 3], [0, 4], [1, np.nan]])
+
+
+def test_streamed_chunks_carry_weights_and_side_columns(tmp_path, monkeypatch):
+    monkeypatch.setattr(files, "BLOCK_BYTES", 100)
+    table = rows(40)
+    weights = np.arange(1, 41)
+    write_csv(tmp_path / "w.csv", np.column_stack([table[:, 0], weights, table[:, 1:]]))
+    chunks = list(
+        formats.iter_chunks(
+            tmp_path, "text/csv", csv_weights=True, side_columns=("f1",), chunk_rows=6
+        )
+    )
+    assert max(c.num_rows for c in chunks) <= 6
+    np.testing.assert_array_equal(np.concatenate([c.weight for c in chunks]), weights)
+    np.testing.assert_allclose(np.concatenate([c.columns["f1"] for c in chunks]), table[:, 2])
+
+
+def test_header_tables_stream_side_and_excluded_columns(tmp_path, monkeypatch):
+    monkeypatch.setattr(files, "BLOCK_BYTES", 2048)
+    (tmp_path / "g.csv").write_bytes(GERMAN.read_bytes())
+    chunks = list(
+        formats.iter_chunks(
+            tmp_path,
+            "text/csv; header=present",
+            label_column="creditability",
+            positive_label="bad",
+            exclude_columns=("age_in_years",),
+            side_columns=("age_in_years", "purpose"),
+            chunk_rows=100,
+        )
+    )
+    frame = pd.read_csv(GERMAN, skipinitialspace=True)
+    assert "age_in_years" not in chunks[0].schema.feature_names
+    ages = np.concatenate([c.columns["age_in_years"] for c in chunks])
+    np.testing.assert_array_equal(ages, frame["age_in_years"])
+    purposes = np.concatenate([c.columns["purpose"] for c in chunks])
+    assert list(purposes) == list(frame["purpose"])
+    assert sum(c.y.sum() for c in chunks) == 300
+
+
+def test_second_file_with_other_columns_is_refused(tmp_path):
+    (tmp_path / "a.csv").write_text("y,a,b\n1,2,3\n")
+    (tmp_path / "b.csv").write_text("y,a,c\n1,2,3\n")
+    with pytest.raises(
+        UserError, match=r"b\.csv: columns differ .*missing \['b'\], unexpected \['c'\]"
+    ):
+        formats.load_channel(tmp_path, "text/csv; header=present", label_column="y")
+
+
+def test_libsvm_error_names_the_file_and_line(tmp_path):
+    (tmp_path / "a.libsvm").write_text("1 0:1.5 3:2\n0 x:y\n")
+    with pytest.raises(UserError, match=r"a\.libsvm: cannot parse LibSVM near line 1"):
+        formats.load_channel(tmp_path, "text/libsvm")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -85,7 +84,7 @@ def test_sigterm_saves_checkpoint_and_model_then_exits(tmp_path):
     booster = xgb.Booster(model_file=bytearray((job.model_dir / "xgboost-model").read_bytes()))
     assert booster.num_boosted_rounds() == rounds
     saved = checkpoints.candidates(job.base / "checkpoints")
-    assert [p.name for p in saved] == [checkpoints.path_for(job.base / "checkpoints", rounds).name]
+    assert len(saved) == 1 and saved[0].name.endswith(f".{rounds:08d}.ubj")
     assert not job.failure
     assert sorted(p.name for p in job.model_dir.iterdir()) == ["metadata.json", "xgboost-model"]
 
@@ -104,16 +103,19 @@ def test_killed_job_resumes_to_the_same_model(tmp_path):
     stream.close()
     assert process.returncode == -signal.SIGKILL
     folder = job.base / "checkpoints"
-    newest = int(re.search(r"(\d+)", checkpoints.candidates(folder)[0].name).group(1))
+    newest_path = checkpoints.candidates(folder)[0]
+    newest = int(checkpoints.PATTERN.match(newest_path.name).group(2))
     assert 20 <= newest < 300  # stopped mid-way, after at least two checkpoints
     assert not (job.model_dir / "xgboost-model").exists()
     # A later checkpoint that is broken (a half-synced upload, say) is skipped on resume.
-    checkpoints.path_for(folder, 299).write_bytes(b"{not a model")
+    broken = newest_path.with_name(newest_path.name.replace(f"{newest:08d}", f"{299:08d}"))
+    broken.write_bytes(b"{not a model")
 
     resumed = job.train()
     assert resumed.returncode == 0, resumed.stderr
-    assert "Skipping checkpoint xgboost-checkpoint.00000299.ubj" in resumed.stdout
-    assert f"Resuming from checkpoint {checkpoints.path_for(folder, newest).name}" in resumed.stdout
+    assert f"Skipping checkpoint {broken.name}" in resumed.stdout
+    assert f"Resuming from checkpoint {newest_path.name}" in resumed.stdout
+    assert "another training" not in resumed.stdout
     assert f"[{newest}]\t" in resumed.stdout and "[0]\t" not in resumed.stdout
     np.testing.assert_array_equal(predictions(job), predictions(whole))
 
@@ -130,3 +132,33 @@ def test_sigterm_without_saving_leaves_no_model(tmp_path):
     assert not (job.model_dir / "xgboost-model").exists()
     assert not (job.base / "checkpoints").exists()
     assert not job.failure
+
+
+def test_checkpoints_of_another_job_are_not_resumed(tmp_path):
+    """Issue 9.1: a second job with other settings in the same checkpoint folder."""
+    first = german(tmp_path, "first", num_round="40", checkpoint_frequency="10")
+    assert first.train().returncode == 0
+    folder = first.base / "checkpoints"
+    theirs = sorted(p.name for p in folder.iterdir())
+    assert len(theirs) == 3
+
+    settings = {"num_round": "30", "checkpoint_frequency": "10", "eta": "0.2"}
+    alone = german(tmp_path, "alone", **settings)
+    assert alone.train().returncode == 0
+    second = german(tmp_path, "second", **settings)
+    second.write_config("checkpointconfig", {"LocalPath": str(folder)})
+    done = second.train()
+    assert done.returncode == 0, done.stderr
+    assert "Ignoring checkpoints of another training" in done.stdout
+    assert "differs in: params.eta, settings.num_round" in done.stdout
+    assert "it starts from round 0" in done.stdout and "Resuming" not in done.stdout
+    assert "[0]\t" in done.stdout
+    meta = json.loads((second.model_dir / "metadata.json").read_text())
+    assert meta["extra"]["num_boosted_rounds"] == 30
+    np.testing.assert_array_equal(predictions(second), predictions(alone))
+    # The first job's files are left as they were; the second job's are its own.
+    names = sorted(p.name for p in folder.iterdir())
+    assert set(theirs) <= set(names) and len(names) == 6
+    # The first job restarted (a spot restart) still resumes from its own files.
+    again = first.train()
+    assert f"Resuming from checkpoint {theirs[-1]}" in again.stdout, again.stdout

@@ -345,6 +345,8 @@ class Cluster:
         except Exception as exc:
             self._failed_at = time.monotonic()
             lost = self._lost_peers()
+            if not lost and _is_communication_error(exc):
+                lost = self._lost_peers_settled()
             if lost or _is_communication_error(exc):
                 lost = self._tell_and_compare(lost)
                 reason = self._lost_reason(exc, lost, self._failed_at - started)
@@ -393,6 +395,17 @@ class Cluster:
                 pool.map(lambda h: rollcall.alive(self.addresses[h], self.settings.port), peers)
             )
         return [h for h, ok in zip(peers, up, strict=True) if not ok]
+
+    def _lost_peers_settled(self) -> list[str]:
+        """Probe again until a peer is found lost, for at most ``LINGER`` seconds: a killed
+        host's connections break while its process is still being torn down, and its port
+        can answer for a moment longer (a loaded machine makes that moment long)."""
+        deadline = time.monotonic() + LINGER
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            if lost := self._lost_peers():
+                return lost
+        return []
 
     def _tell_and_compare(self, lost: list[str]) -> list[str]:
         """Tell the peers still alive which hosts this one found lost; then drop from

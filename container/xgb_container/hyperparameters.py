@@ -1,7 +1,10 @@
 """Hyperparameters: the container's own plus every XGBoost training parameter.
 
-SageMaker passes every value as a string. The container's own parameters are parsed and
-checked here. XGBoost's parameters are checked by XGBoost itself: the job's parameters
+SageMaker passes every value as a string, and the SageMaker SDKs JSON-encode some of them
+(SDK v2 framework estimators every value: ``"\"binary:logistic\""``; SDK v3 ``ModelTrainer``
+every non-string: ``"[\"auc\", \"logloss\"]"``, ``"true"``, ``"0.1"``): ``plain`` reads each
+value as the text its JSON value spells, and a plain string stays as it is. The container's
+own parameters are parsed and checked here. XGBoost's parameters are checked by XGBoost itself: the job's parameters
 configure a booster on a two-row matrix, so names, aliases, types, ranges and choices are
 always those of the installed XGBoost, never a copied list that goes stale. Nothing is
 ever evaluated; constraint lists are read with ``ast.literal_eval``.
@@ -89,6 +92,8 @@ OWN: dict[str, Callable[[str], Any]] = {
     "exclude_columns": _names,
 }
 
+# XGBoost parameters that decide which others apply (checked first, alone).
+CONTEXT = ("booster", "objective", "tree_method", "device", "num_class")
 # XGBoost parameters whose value is a structure rather than a scalar.
 STRUCTURED = ("monotone_constraints", "interaction_constraints")
 
@@ -116,7 +121,7 @@ def parse(raw: dict[str, Any]) -> Hyperparameters:
     own: dict[str, Any] = {}
     params: dict[str, Any] = {}
     for name, value in raw.items():
-        text = str(value).strip()
+        text = plain(value)
         # sagemaker_* keys come from the SageMaker Python SDK, _* ones from tuning jobs.
         if name.startswith(("sagemaker_", "_")):
             continue
@@ -134,6 +139,29 @@ def parse(raw: dict[str, Any]) -> Hyperparameters:
         raise UserError(f"hyperparameter num_round is required{hint}")
     check_with_xgboost(params)
     return Hyperparameters(params=params, **own)
+
+
+def plain(value: Any) -> str:
+    """A hyperparameter value as text, its JSON encoding removed where there is one.
+
+    A JSON string literal (``"\"binary:logistic\""``, also encoded twice) is unwrapped.
+    JSON numbers, booleans, lists and objects already read as the text they are, and so
+    does a string that is not valid JSON. Values that are not strings (a hand-written
+    ``hyperparameters.json``) become the text JSON would give them.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    text = str(value).strip()
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        try:
+            inner = json.loads(text)
+        except ValueError:
+            return text
+        if isinstance(inner, str):
+            return plain(inner)
+    return text
 
 
 def _xgboost_value(name: str, text: str) -> Any:
@@ -165,6 +193,11 @@ def _xgboost_value(name: str, text: str) -> Any:
 
 
 def _literal(name: str, text: str) -> Any:
+    """A JSON or Python literal (never evaluated as code)."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        pass
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
@@ -209,7 +242,7 @@ def check_with_xgboost(params: dict[str, Any]) -> None:
     try:
         _, unused = configure(probe)
     except xgb.core.XGBoostError as exc:
-        raise UserError(f"hyperparameter refused by XGBoost: {xgboost_reason(exc)}") from None
+        raise UserError(refusal(probe, exc)) from None
     unknown = [name for name in unused if name not in xgboost_names()]
     if unknown:
         name = unknown[0]
@@ -219,6 +252,31 @@ def check_with_xgboost(params: dict[str, Any]) -> None:
         raise UserError(f"unknown hyperparameter {name!r}{hint}")
     for name in unused:
         print(f"Warning: hyperparameter {name} is not used with these settings", flush=True)
+
+
+def refusal(params: dict[str, Any], exc: Exception) -> str:
+    """XGBoost's refusal of ``params``, naming the hyperparameter as the user wrote it and,
+    where it differs (an alias such as ``eta``), XGBoost's own name beside it."""
+    reason = xgboost_reason(exc)
+    name = culprit(params)
+    if name is None:
+        return f"hyperparameter refused by XGBoost: {reason}"
+    own_name = re.search(r"(?:Parameter format for|for Parameter) (\w+)", reason)
+    beside = f" (XGBoost's {own_name.group(1)})" if own_name and own_name.group(1) != name else ""
+    return f"hyperparameter {name}={params[name]!r}{beside} refused by XGBoost: {reason}"
+
+
+def culprit(params: dict[str, Any]) -> str | None:
+    """The one parameter that XGBoost refuses on its own (with the parameters that decide
+    which others apply); None when only a combination is refused."""
+    context = {k: v for k, v in params.items() if k in CONTEXT}
+    for name, value in [*context.items(), *params.items()]:
+        setting = {name: value} if name in CONTEXT else {**context, name: value}
+        try:
+            configure(setting)
+        except xgb.core.XGBoostError:
+            return name
+    return None
 
 
 def xgboost_reason(exc: Exception) -> str:

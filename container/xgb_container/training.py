@@ -157,13 +157,15 @@ def fit(
     checkpoint_dir: Path | None = None,
     termination: Termination | None = None,
     cluster: Cluster | None = None,
+    schema: formats.Schema | None = None,
 ) -> Result:
-    """Boost ``hp.num_round`` rounds, resuming from the newest valid checkpoint.
+    """Boost ``hp.num_round`` rounds, resuming from the newest checkpoint of this training.
 
     With several hosts only the coordinator is given ``checkpoint_dir``; the checkpoint
     it resumes from is shared with the others, and SIGTERM stops all in the same round.
     """
-    start = checkpoints.load_newest(checkpoint_dir) if checkpoint_dir else None
+    ident = checkpoints.identity(params, hp, matrices, schema) if checkpoint_dir else None
+    start = checkpoints.load_newest(checkpoint_dir, ident) if checkpoint_dir else None
     if cluster is not None:
         start = cluster.share_booster(start)
     done = start.num_boosted_rounds() if start else 0
@@ -174,7 +176,7 @@ def fit(
         remaining = 0  # the checkpoint was written in the round early stopping ended
     callbacks: list[xgb.callback.TrainingCallback] = [RoundPrinter()]
     if checkpoint_dir:
-        callbacks.append(checkpoints.Checkpointer(checkpoint_dir, hp.checkpoint_frequency))
+        callbacks.append(checkpoints.Checkpointer(checkpoint_dir, hp.checkpoint_frequency, ident))
     if early:
         callbacks.append(EarlyStop(rounds=early, data_name="validation"))
     if termination:
@@ -195,9 +197,7 @@ def fit(
         raise UserError(f"XGBoost refused the job: {reason}") from None
     stopped = bool(termination and termination.requested)
     if checkpoint_dir and (stopped or booster.num_boosted_rounds() > done):
-        path = checkpoints.path_for(checkpoint_dir, booster.num_boosted_rounds())
-        if not path.exists():
-            checkpoints.save(checkpoint_dir, booster)
+        checkpoints.ensure(checkpoint_dir, booster, ident)
     return Result(booster, stopped)
 
 
@@ -303,7 +303,8 @@ def _train(
         if termination:
             termination.defer = True
         checkpoint_dir = layout.checkpoint_dir() if cluster.is_coordinator else None
-        result = fit(params, hp, matrices, checkpoint_dir, termination, cluster)
+        schema = channels["train"].schema
+        result = fit(params, hp, matrices, checkpoint_dir, termination, cluster, schema)
         # Evaluation covers every host's rows: gathered here, used by the coordinator.
         evaluated = [n for n in ("validation", "test") if n in channels and cluster.distributed]
         gathered = {n: cluster.gather_dataset(channels[n]) for n in evaluated}

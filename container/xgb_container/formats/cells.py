@@ -33,7 +33,7 @@ def is_missing(value: object) -> bool:
 
 def number(text: str) -> float:
     """A number written as text (``ValueError`` if it is not one)."""
-    if "_" in text:  # Python reads 1_000, pandas does not
+    if "_" in text or not text.isascii():  # Python reads 1_000 and other digits, pandas not
         raise ValueError(text)
     return float(text)
 
@@ -79,7 +79,8 @@ def numbers(values: pd.Series) -> tuple[np.ndarray, int | None]:
 def codes(values: pd.Series, categories: list[str]) -> np.ndarray:
     """Codes of ``values`` in ``categories`` as float32; unknown or missing: NaN."""
     if pd.api.types.is_float_dtype(values):  # 2.0 is the category "2", as in ``cell``
-        values = values.map(lambda v: int(v) if v == v and float(v).is_integer() else v)
+        whole = [int(v) if v == v and float(v).is_integer() else v for v in values.tolist()]
+        values = pd.Series(whole, index=values.index, dtype=object)
     index = pd.Index(categories).get_indexer(texts(values))
     out = index.astype(np.float32)
     out[index < 0] = np.nan
@@ -88,4 +89,4 @@ def codes(values: pd.Series, categories: list[str]) -> np.ndarray:
 
 def categories(values: pd.Series) -> set[str]:
     """The category names in a column (missing cells left out)."""
-    return set(texts(values).dropna())
+    return set(texts(values).dropna().unique().tolist())

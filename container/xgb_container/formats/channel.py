@@ -12,18 +12,20 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import UserError
-from . import cells, libsvm, parquet
+from . import cells, jsonlines, libsvm, parquet
 from . import csv as csvfmt
-from .content import CSV, LIBSVM, PARQUET, parse_content_type
+from .content import CSV, JSONLINES, LIBSVM, PARQUET, parse_content_type
 from .files import channel_files
 from .schema import Dataset, Schema
 from .table import Columns, check_columns, start_schema, to_dataset
 
-TRAINING_TYPES = (CSV, LIBSVM, PARQUET)
+TRAINING_TYPES = (CSV, LIBSVM, PARQUET, JSONLINES)
+TABLES = {"csv-header": csvfmt, "parquet": parquet, "jsonlines": jsonlines}
 
 
 def input_format(content_type: str | None) -> str:
-    """How a channel of ``content_type`` is read: csv, csv-header, libsvm or parquet."""
+    """How a channel of ``content_type`` is read: csv, csv-header, libsvm, parquet or
+    jsonlines (a JSON document is read whole, so JSON channels are refused)."""
     media, options = parse_content_type(content_type)
     if media not in TRAINING_TYPES:
         raise UserError(
@@ -32,7 +34,7 @@ def input_format(content_type: str | None) -> str:
         )
     if media == CSV:
         return "csv-header" if options.get("header") == "present" else "csv"
-    return "libsvm" if media == LIBSVM else "parquet"
+    return {LIBSVM: "libsvm", PARQUET: "parquet", JSONLINES: "jsonlines"}[media]
 
 
 def _nameless(count: int, fmt: str) -> Schema:
@@ -56,8 +58,8 @@ def _plain_schema(files: list[Path], csv_weights: bool) -> Schema | None:
 
 
 def _table_schema(files: list[Path], fmt: str, wanted: Columns) -> Schema | None:
-    reader = parquet if fmt == "parquet" else csvfmt
-    first = next((f for f in (_first_rows(reader, p) for p in files) if f is not None), None)
+    reader = TABLES[fmt]
+    first = next((f for f in map(reader.first_rows, files) if f is not None), None)
     if first is None:
         return None
     builder = start_schema(first, fmt, wanted, str(files[0]))
@@ -70,15 +72,6 @@ def _table_schema(files: list[Path], fmt: str, wanted: Columns) -> Schema | None
             for _, frame in reader.table_chunks(path, needed):
                 builder.add(frame)
     return builder.schema()
-
-
-def _first_rows(reader, path: Path) -> pd.DataFrame | None:  # noqa: ANN001 - a format module
-    try:
-        return reader.first_rows(path)
-    except UserError as exc:
-        if "no rows" in str(exc):
-            return None
-        raise
 
 
 def infer_schema(
@@ -137,17 +130,12 @@ def _libsvm(path: Path, schema: Schema | None, where: str) -> Iterator[Dataset]:
 
 
 def _table(path: Path, fmt: str, schema: Schema, wanted: Columns) -> Iterator[Dataset]:
-    reader = parquet if fmt == "parquet" else csvfmt
+    reader = TABLES[fmt]
     label = check_columns(reader.header(path), schema, wanted, str(path))
     usecols = list(dict.fromkeys([*schema.feature_names, label, *wanted.side_columns]))
-    if fmt == "parquet":
-        frames = parquet.table_chunks(path, usecols)
-    else:
-        numeric = [
-            n for n, t in zip(schema.feature_names, schema.feature_types, strict=True) if t == "q"
-        ]
-        frames = csvfmt.table_chunks(path, usecols, numeric)
-    for first_row, frame in frames:
+    kinds = zip(schema.feature_names, schema.feature_types, strict=True)
+    numeric = [n for n, t in kinds if t == "q"]
+    for first_row, frame in reader.table_chunks(path, usecols, numeric):
         yield to_dataset(frame, schema, wanted, label, str(path), first_row)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pandas as pd
 from ..errors import UserError
 from . import rows as rowlib
 from .cells import NA_VALUES, numbers
-from .files import BLOCK_BYTES, blocks, first_line
+from .files import blocks, first_line
 from .schema import Schema
 
 PANDAS = {"na_values": NA_VALUES, "keep_default_na": False}
@@ -30,6 +29,26 @@ def _shift(message: str, lines: int) -> str:
 def _parse_error(path: Path, exc: Exception, lines: int) -> UserError:
     message = str(exc).splitlines()[-1] if str(exc) else type(exc).__name__
     return UserError(f"{path}: cannot parse CSV: {_shift(message, lines)}")
+
+
+def odd_line(block: bytes, width: int) -> tuple[int, int] | None:
+    """(index, values) of the block's first line without ``width`` values: pandas would
+    fill a short one with missing values and cut a long one. Blank lines are left to the
+    readers, blocks with quoted fields to the parser."""
+    if b'"' in block:
+        return None
+    data = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(data == ord("\n"))
+    if not len(ends) or ends[-1] != len(data) - 1:
+        ends = np.append(ends, len(data))
+    starts = np.r_[0, ends[:-1] + 1]
+    commas = np.searchsorted(np.flatnonzero(data == ord(",")), ends)
+    values = np.diff(commas, prepend=0) + 1
+    blank = (ends == starts) | (
+        (ends == starts + 1) & (data[np.minimum(starts, len(data) - 1)] == ord("\r"))
+    )
+    odd = np.flatnonzero((values != width) & ~blank)
+    return (int(odd[0]), int(values[odd[0]])) if len(odd) else None
 
 
 # Training: headerless numeric files.
@@ -57,9 +76,9 @@ def _exact_block(block: bytes, path: Path, line: int) -> np.ndarray:
     return X
 
 
-def plain_chunks(path: Path, block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[int, np.ndarray]]:
+def plain_chunks(path: Path) -> Iterator[tuple[int, np.ndarray]]:
     """A headerless numeric file as (first line, float32 matrix of every column) blocks."""
-    for line, block in blocks(path, block_bytes):
+    for line, block in blocks(path):
         try:
             X = numeric_block(block)
         except pd.errors.EmptyDataError:
@@ -68,6 +87,12 @@ def plain_chunks(path: Path, block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[i
             raise _parse_error(path, exc, line - 1) from None
         except ValueError:
             X = _exact_block(block, path, line)
+        odd = odd_line(block, X.shape[1])
+        if odd is not None:
+            raise UserError(
+                f"{path}: line {line + odd[0]} has {odd[1]} values but the lines before "
+                f"have {X.shape[1]}"
+            )
         if len(X):
             yield line, X
 
@@ -92,18 +117,22 @@ def header(path: Path) -> list[str]:
 
 
 def table_chunks(
-    path: Path,
-    usecols: list[str] | None,
-    numeric: tuple[str, ...] | list[str] = (),
-    block_bytes: int = BLOCK_BYTES,
+    path: Path, usecols: list[str] | None, numeric: tuple[str, ...] | list[str] | None = ()
 ) -> Iterator[tuple[int, pd.DataFrame]]:
     """A header table as (first row, frame) blocks: ``numeric`` columns as float32 (the
-    fast path), the others as text; rows counted from 1 after the header."""
+    fast path), the others as text (``numeric=None``: as pandas infers them); rows counted
+    from 1 after the header."""
     head = first_line(path) + b"\n"
     names = header(path)
     keep = names if usecols is None else [c for c in names if c in usecols]
     row = 1
-    for line, block in blocks(path, block_bytes, skip_lines=1):
+    for line, block in blocks(path, skip_lines=1):
+        odd = odd_line(block, len(names))
+        if odd is not None:
+            raise UserError(
+                f"{path}: line {line + odd[0]} has {odd[1]} values but the header names "
+                f"{len(names)}"
+            )
         frame = _table_block(head + block, names, keep, numeric, path, line - 2)
         if len(frame):
             yield row, frame
@@ -122,33 +151,28 @@ def _table_block(
         "encoding": "utf-8-sig",
         **PANDAS,
     }
-    fast = {c: (np.float32 if c in numeric else str) for c in keep}
+    fast = None if numeric is None else {c: (np.float32 if c in numeric else str) for c in keep}
     try:
-        with warnings.catch_warnings():
-            # A row longer than the header: pandas would drop its extra values.
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            try:
-                frame = pd.read_csv(io.BytesIO(data), dtype=fast, **common)
-            except ValueError as exc:
-                if isinstance(exc, pd.errors.ParserError | UnicodeDecodeError):
-                    raise
-                frame = pd.read_csv(io.BytesIO(data), dtype=str, **common)
+        try:
+            frame = pd.read_csv(io.BytesIO(data), dtype=fast, **common)
+        except ValueError as exc:
+            if isinstance(exc, pd.errors.ParserError | UnicodeDecodeError):
+                raise
+            frame = pd.read_csv(io.BytesIO(data), dtype=str, **common)
     except pd.errors.EmptyDataError:
         return pd.DataFrame(columns=keep)
-    except pd.errors.ParserWarning:
-        raise UserError(
-            f"{path}: a row after line {lines + 1} has more values than the header names"
-        ) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise _parse_error(path, exc, lines) from None
     return frame[keep]
 
 
-def first_rows(path: Path, block_bytes: int = BLOCK_BYTES) -> pd.DataFrame:
-    """The first block of a header table, every column as text (to learn column kinds)."""
-    for _, frame in table_chunks(path, None, (), block_bytes):
+def first_rows(path: Path) -> pd.DataFrame | None:
+    """The first block of a header table, typed as pandas infers (to learn column kinds); ``None`` without rows."""
+    for _, frame in table_chunks(path, None, None):
+        for name in frame.select_dtypes("bool").columns:  # True/False in text: categories
+            frame[name] = frame[name].astype(object)
         return frame
-    raise UserError(f"{path}: the table has a header but no rows")
+    return None
 
 
 # Serving: request bodies.

@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 from ..errors import UserError
 from . import rows as rowlib
-from .files import BLOCK_BYTES, blocks
+from .files import blocks
 from .schema import Schema
 
 
@@ -25,12 +25,10 @@ def _parse(block: bytes, n_features: int | None) -> tuple[sp.csr_matrix, np.ndar
     return X.tocsr(), y.astype(np.float32)
 
 
-def chunks(
-    path: Path, n_features: int | None, block_bytes: int = BLOCK_BYTES
-) -> Iterator[tuple[int, sp.csr_matrix, np.ndarray]]:
+def chunks(path: Path, n_features: int | None) -> Iterator[tuple[int, sp.csr_matrix, np.ndarray]]:
     """A LibSVM file as (first line, features, labels) blocks; ``n_features`` (when known)
     is every block's width, else each block is as wide as its largest index."""
-    for line, block in blocks(path, block_bytes):
+    for line, block in blocks(path):
         try:
             X, y = _parse(block, n_features)
         except ValueError as exc:
@@ -39,9 +37,9 @@ def chunks(
             yield line, X, y
 
 
-def width(path: Path, block_bytes: int = BLOCK_BYTES) -> int:
+def width(path: Path) -> int:
     """One more than the largest feature index of a file (a first pass)."""
-    return max((X.shape[1] for _, X, _ in chunks(path, None, block_bytes)), default=0)
+    return max((X.shape[1] for _, X, _ in chunks(path, None)), default=0)
 
 
 def decode(body: bytes, schema: Schema) -> np.ndarray:

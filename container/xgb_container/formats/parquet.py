@@ -22,9 +22,13 @@ def _fail(path: Path | str, exc: Exception) -> UserError:
 
 
 def table_chunks(
-    path: Path, usecols: list[str] | None, batch_rows: int = 1 << 16
+    path: Path,
+    usecols: list[str] | None,
+    numeric: tuple[str, ...] | list[str] = (),
+    batch_rows: int = 1 << 16,
 ) -> Iterator[tuple[int, pd.DataFrame]]:
-    """A Parquet file as (first row, frame) batches of at most ``batch_rows`` rows."""
+    """A Parquet file as (first row, frame) batches of at most ``batch_rows`` rows (the
+    column types are the file's own: ``numeric`` is not needed)."""
     import pyarrow.parquet as pq
 
     row = 1
@@ -55,11 +59,11 @@ def header(path: Path) -> list[str]:
             raise _fail(path, exc) from None
 
 
-def first_rows(path: Path) -> pd.DataFrame:
-    """The first batch of a Parquet file, every column (to learn column kinds)."""
+def first_rows(path: Path) -> pd.DataFrame | None:
+    """The first batch of a Parquet file, every column (to learn column kinds); ``None`` without rows."""
     for _, frame in table_chunks(path, None):
         return frame
-    raise UserError(f"{path}: the file is empty")
+    return None
 
 
 def decode(body: bytes, schema: Schema) -> np.ndarray:
