@@ -174,6 +174,22 @@ def test_monitor_dry_run_names_its_lookups_and_uploads_no_body(capsys):
     ]
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("--capture", "s3://bank/cap/", "--schedule", "hourly"), "--schedule needs --endpoint"),
+        (("--capture", "cap/folder"), "is not an S3 URI"),
+        (("--endpoint", "credit", "--ground-truth", "truth/"), "is not an S3 URI"),
+        ((), "monitor needs --endpoint NAME or --capture"),
+    ],
+)
+def test_monitor_refusals_come_before_any_request(capsys, argv, message):
+    base = ("monitor", "--image", IMAGE, "--role", "SageMakerRole", "--model-data", MODEL)
+    assert cli.main([*base, *argv, "--dry-run", "--region", "eu-west-1"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and message in err
+
+
 def test_the_validator_catches_a_malformed_request():
     with pytest.raises(AssertionError, match="InstanceCount"):
         validate(
@@ -347,6 +363,7 @@ FLAGS = [
     (REGISTER_ARGS, ["--tags", "team=credit-risk"], op("CreateModelPackage", "Tags"), TAGS),
     (MONITOR_ARGS, ["--capture", "s3://bank/cap/credit/"], op(PROCESSING, "ProcessingInputs", 0, "S3Input", "S3Uri"), "s3://bank/cap/credit/"),
     (MONITOR_ARGS, ["--ground-truth", "s3://bank/truth/"], op(PROCESSING, "ProcessingInputs", 2, "S3Input", "S3Uri"), "s3://bank/truth/"),
+    (MONITOR_ARGS, ["--ground-truth", "s3://bank/truth/"], op(PROCESSING, "Environment", "ground_truth_source"), "/opt/ml/processing/groundtruth"),
     (MONITOR_ARGS, ["--output", "s3://bank/reports/"], op(PROCESSING, "ProcessingOutputConfig", "Outputs", 0, "S3Output", "S3Uri"), "s3://bank/reports/"),
     (MONITOR_ARGS, ["--start-time", "2026-11-30T09:00:00Z"], op(PROCESSING, "Environment", "start_time"), "2026-11-30T09:00:00Z"),
     (MONITOR_ARGS, ["--end-time", "2026-11-30T10:00:00Z"], op(PROCESSING, "Environment", "end_time"), "2026-11-30T10:00:00Z"),
