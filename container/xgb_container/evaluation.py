@@ -111,6 +111,19 @@ def evaluate(
     """The evaluation report of one channel and the scores it was computed from."""
     y = matrix.get_label()
     scores = probabilities(booster, matrix, objective)
+    return report(booster, y, scores, objective, threshold, classes), scores
+
+
+def report(
+    booster: xgb.Booster,
+    y: np.ndarray,
+    scores: np.ndarray,
+    objective: str,
+    threshold: float,
+    classes: list[str] | None,
+) -> dict[str, Any]:
+    """The evaluation report of labels ``y`` and the model's ``scores`` (plain arrays, e.g.
+    gathered from every host: no feature matrix needed)."""
     report: dict[str, Any] = {"rows": int(len(y)), "objective": objective}
     if is_binary(objective):
         report.update(binary_report(y.astype(int), scores, threshold))
@@ -123,7 +136,7 @@ def evaluate(
         report.update(regression_report(y, scores))
     gain = booster.get_score(importance_type="gain")
     report["feature_importance_gain"] = dict(sorted(gain.items(), key=lambda kv: -kv[1]))
-    return report, scores
+    return report
 
 
 def roc_figure(y: np.ndarray, scores: np.ndarray, channel: str) -> Figure:

@@ -65,6 +65,13 @@ def _threshold(text: str) -> float | str:
     return value
 
 
+def _auto_or_bool(text: str) -> str:
+    """true, false or auto"""
+    if text.lower() == "auto":
+        return "auto"
+    return "true" if _bool(text) else "false"
+
+
 # The container's own hyperparameters (not passed to XGBoost) and their parsers.
 OWN: dict[str, Callable[[str], Any]] = {
     "num_round": _int(1),
@@ -76,6 +83,7 @@ OWN: dict[str, Callable[[str], Any]] = {
     "decision_threshold": _threshold,
     "enable_categorical": _bool,
     "save_model_on_termination": _bool,
+    "external_memory": _auto_or_bool,  # streaming into ExtMemQuantileDMatrix (matrices.py)
 }
 
 # XGBoost parameters whose value is a structure rather than a scalar.
@@ -96,6 +104,7 @@ class Hyperparameters:
     decision_threshold: float | str = 0.5
     enable_categorical: bool = True
     save_model_on_termination: bool = True
+    external_memory: str = "auto"
 
 
 def parse(raw: dict[str, Any]) -> Hyperparameters:
