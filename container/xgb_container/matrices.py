@@ -19,6 +19,7 @@ kept from the first pass as plain arrays.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -38,7 +39,7 @@ from .formats import Dataset, Schema
 from .hyperparameters import Hyperparameters
 from .sharding import Shard, empty, slice_rows
 
-CHUNK_VALUES = 2_000_000  # values per chunk: 8 MB of float32
+CHUNK_VALUES = 2_000_000  # values per chunk (8 MB of float32); XGB_CHUNK_VALUES overrides
 # Fraction of the memory left that the estimated matrix may take before ``auto`` goes external.
 FIT_FRACTION = 0.5
 MB = 1 << 20
@@ -83,6 +84,11 @@ class Plan:
     scratch: Path
     spill: bool = True
 
+    def describe(self) -> str:
+        again = self.path != "whole" and not self.spill
+        note = "; no room to spill chunks: the files are parsed on every pass" if again else ""
+        return f"{self.path} ({self.reason}{note})"
+
 
 def read_options(hp: Hyperparameters) -> dict[str, Any]:
     return {
@@ -116,7 +122,33 @@ def scratch_folder(base: Path) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def choose(hp: Hyperparameters, sources: list[Source], scratch: Path) -> Plan:
+def chunk_values() -> int:
+    """Values per chunk: ``XGB_CHUNK_VALUES`` (at least 1,000) or ``CHUNK_VALUES``."""
+    text = os.environ.get("XGB_CHUNK_VALUES", "").strip()
+    if not text:
+        return CHUNK_VALUES
+    if not text.isdigit() or int(text) < 1000:
+        raise UserError(
+            f"environment variable XGB_CHUNK_VALUES={text!r} must be an integer >= 1000"
+        )
+    return int(text)
+
+
+@dataclass(frozen=True)
+class Room:
+    """Bytes of memory this process has left (None: unlimited) and free in the scratch."""
+
+    memory: int | None
+    disk: int
+
+    @classmethod
+    def measure(cls, scratch: Path) -> Room:
+        return cls(memory.available(), shutil.disk_usage(scratch).free)
+
+
+def choose(
+    hp: Hyperparameters, sources: list[Source], scratch: Path, room: Room | None = None
+) -> Plan:
     """The path for these hyperparameters and channels (see the module docstring)."""
     whole = needs_whole(hp.params)
     if whole:
@@ -126,21 +158,22 @@ def choose(hp: Hyperparameters, sources: list[Source], scratch: Path) -> Plan:
     files = [p for s in sources for p in s.files]
     need = memory.estimated_need(files)
     text = sum(memory.file_size(p) for p in files)
-    free = shutil.disk_usage(scratch).free
-    spill = free > 2 * text
-    if hp.external_memory == "true":
-        return Plan("external", "external_memory=true", scratch, spill)
-    left = memory.available()
+    room = room or Room.measure(scratch)
+    external, reason = hp.external_memory == "true", "external_memory=true"
+    left = room.memory
     if hp.external_memory == "auto" and left is not None and need > left * FIT_FRACTION:
-        largest = max(files, key=memory.file_size)
-        if free < need + (2 * text if spill else 0):
-            raise UserError(
-                f"{largest}: the channels need about {need // MB} MB, more than the "
-                f"{left // MB} MB of memory left and the {free // MB} MB free in {scratch}"
-            )
+        external = True
         reason = f"auto: about {need // MB} MB of data, {left // MB} MB of memory left"
-        return Plan("external", reason, scratch, spill)
-    return Plan("quantile", "tree_method=hist streams", scratch, spill)
+    if not external:
+        return Plan("quantile", "tree_method=hist streams", scratch, spill=room.disk > 2 * text)
+    if room.disk < need:
+        largest = max(files, key=memory.file_size)
+        memory_left = "unknown" if left is None else f"{left // MB} MB"
+        raise UserError(
+            f"{largest}: the channels need about {need // MB} MB, more than the memory left "
+            f"({memory_left}) and the {room.disk // MB} MB free in {scratch} for external memory"
+        )
+    return Plan("external", reason, scratch, spill=room.disk > need + 2 * text)
 
 
 class Spill:
@@ -214,7 +247,7 @@ class Chunks(xgb.DataIter):
         cache_prefix: str | None = None,
     ) -> None:
         self.source, self.hp, self.schema, self.spill = source, hp, schema, spill
-        self.chunk_rows = max(1024, CHUNK_VALUES // max(1, len(schema.feature_names)))
+        self.chunk_rows = max(64, chunk_values() // max(1, len(schema.feature_names)))
         self.named = schema.input_format not in ("csv", "libsvm")
         self.parts: list[tuple[int, int, list]] = []  # rows start, stop, spilled arrays
         self.y = np.empty(0, np.float32)

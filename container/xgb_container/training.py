@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import traceback
@@ -302,7 +303,7 @@ def build_matrices(
     assert plan.schema is not None
     sources = channel_sources(layout, plan)
     how = matrices.choose(hp, sources, scratch)
-    print(f"Training matrices: {how.path} ({how.reason})", flush=True)
+    print(f"Training matrices: {how.describe()}", flush=True)
     channels = matrices.build(how, sources, hp, plan.schema)
     counts = session.counts(channels["train"].num_rows)
     rows = ", ".join(f"{h}={c}" for h, c in zip(plan.participants, counts, strict=True))
@@ -315,6 +316,14 @@ def build_matrices(
     return channels
 
 
+def num_class(booster: xgb.Booster, objective: str) -> int:
+    """Columns of the model's scores: the classes for ``multi:softprob``, else none."""
+    if objective != "multi:softprob":
+        return 0
+    config = json.loads(booster.save_config())
+    return int(config["learner"]["learner_model_param"]["num_class"])
+
+
 def score(
     booster: xgb.Booster, channels: dict[str, Channel], objective: str, session: Session
 ) -> dict[str, Scored]:
@@ -323,6 +332,9 @@ def score(
     for name in ("validation", "test"):
         if name in channels:
             scores = evaluation.probabilities(booster, channels[name].matrix, objective)
+            if channels[name].num_rows == 0:  # XGBoost answers (0, 0): one shape for all hosts
+                width = num_class(booster, objective)
+                scores = np.empty((0, width) if width else 0, np.float32)
             out[name] = (session.gather(channels[name].y), session.gather(scores))
             if session.distributed:
                 log.info("%s: %d rows from %d host(s)", name, len(out[name][0]), session.world)
