@@ -11,7 +11,7 @@ import pytest
 import xgboost as xgb
 from conftest import TAIWAN, Job
 from sklearn.metrics import roc_auc_score
-from xgb_container import hyperparameters, matrices, memory
+from xgb_container import formats, hyperparameters, matrices, memory
 from xgb_container.errors import UserError
 from xgb_container.matrices import Room, Source
 
@@ -199,3 +199,18 @@ def test_gzip_size_is_read_from_the_trailer(tmp_path):
     path.write_bytes(gzip.compress(b"0,1\n" * 250_000))
     assert memory.file_size(path) == 1_000_000
     assert memory.estimated_need([path]) == 250_000
+
+
+def test_memory_error_while_reading_names_the_file(tmp_path, monkeypatch):
+    source = _plain_channel(tmp_path, 1)
+    hp = hyperparameters.parse({"num_round": "1"})
+    schema = formats.infer_schema(source.folder, "text/csv")
+
+    def exhausted(*args, **kwargs):
+        yield from ()
+        raise MemoryError  # what a chunk too large for the memory left raises
+
+    monkeypatch.setattr(formats, "iter_chunks", exhausted)
+    plan = matrices.choose(hp, [source], tmp_path, Room(memory=1 << 30, disk=1 << 40))
+    with pytest.raises(UserError, match=r"big\.csv: channel train does not fit in memory"):
+        matrices.build(plan, [source], hp, schema)
