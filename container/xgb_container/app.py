@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, NotAcceptable, RequestEntityTooLarge
 
-from . import codecs
+from . import formats
 from .errors import UserError
 from .predictor import OUTPUTS, Model
 
@@ -78,18 +78,18 @@ def custom_attributes(text: str | None) -> dict[str, str]:
 def _accept(header: str | None, content_type: str) -> str:
     """The response type: the Accept header's best supported type, else like the request."""
     if not header or header.strip() == "*/*":
-        media = codecs.media_type(content_type)[0]
-        return media if media in codecs.ACCEPT_TYPES else codecs.CSV
+        media = formats.media_type(content_type)[0]
+        return media if media in formats.ACCEPT_TYPES else formats.CSV
     if "," not in header:
-        media = codecs.media_type(header)[0]
-        if media in codecs.ACCEPT_TYPES:
+        media = formats.media_type(header)[0]
+        if media in formats.ACCEPT_TYPES:
             return media
-    offered = [*codecs.ACCEPT_TYPES, *(a for a, m in codecs.ALIASES.items() if "/" in a)]
+    offered = [*formats.ACCEPT_TYPES, *(a for a, m in formats.ALIASES.items() if "/" in a)]
     best = request.accept_mimetypes.best_match(offered)
-    best = codecs.ALIASES.get(best, best)
-    if best not in codecs.ACCEPT_TYPES:
+    best = formats.ALIASES.get(best, best)
+    if best not in formats.ACCEPT_TYPES:
         raise NotAcceptable(
-            f"Accept {header!r} is not supported; use one of {', '.join(codecs.ACCEPT_TYPES)}"
+            f"Accept {header!r} is not supported; use one of {', '.join(formats.ACCEPT_TYPES)}"
         )
     return best
 
@@ -107,13 +107,14 @@ class Served:
     """A loaded model with what answering for it needs."""
 
     model: Model
-    features: codecs.Features
+    schema: formats.Schema
     fields: tuple[str, ...]
 
     @classmethod
     def load(cls, model_dir: Path, settings: Settings) -> Served:
         model = Model.load(model_dir)
-        return cls(model, codecs.Features(model.meta), output_fields(settings.output, model))
+        schema = formats.Schema.from_metadata(model.meta)
+        return cls(model, schema, output_fields(settings.output, model))
 
 
 def answer(served: Served, settings: Settings) -> Response:
@@ -121,21 +122,23 @@ def answer(served: Served, settings: Settings) -> Response:
     model = served.model
     body = request.get_data(cache=False)
     content_type = request.headers.get("Content-Type")
-    accept = _accept(request.headers.get("Accept"), content_type or codecs.CSV)
+    accept = _accept(request.headers.get("Accept"), content_type or formats.CSV)
     raw_attributes = request.headers.get(CUSTOM_ATTRIBUTES)
     attributes = custom_attributes(raw_attributes)
     fields = output_fields(attributes["output"], model) if "output" in attributes else served.fields
-    X = codecs.decode(body, content_type, served.features)
+    X = formats.decode(body, content_type, served.schema)
+    if not len(X):  # a CSV header alone (batch transform's first record): no output line
+        return Response(formats.encode({}, fields, 0, accept), mimetype=accept)
     out = model.predict(X, fields)
     explain = request.headers.get(EXPLANATIONS, attributes.get("explain"))
     explanations = None
     if explain is not None and explain.strip().lower() not in FALSE:
         predicted = out["probabilities"].argmax(axis=1) if model.kind == "multiclass" else None
         contributions = model.contributions(X, predicted)
-        explanations = codecs.explain(contributions, served.features.names)
-    if settings.batch and accept == codecs.JSON:
-        accept = codecs.JSONLINES  # batch transform joins answers line by line
-    payload = codecs.encode(out, fields, len(X), accept, explanations)
+        explanations = formats.explain(contributions, served.schema.feature_names)
+    if settings.batch and accept == formats.JSON:
+        accept = formats.JSONLINES  # batch transform joins answers line by line
+    payload = formats.encode(out, fields, len(X), accept, explanations)
     response = Response(payload, mimetype=accept)
     if raw_attributes is not None:
         response.headers[CUSTOM_ATTRIBUTES] = raw_attributes
@@ -169,7 +172,7 @@ def create_app(served: Served | None, settings: Settings) -> Flask:
 
         add_routes(app, settings)
 
-    @app.errorhandler(codecs.UnsupportedType)
+    @app.errorhandler(formats.UnsupportedType)
     def unsupported(exc: UserError) -> Response:
         return _text(str(exc), 415)
 

@@ -221,6 +221,7 @@ def save_model(
         categories=schema.categories,
         label_column=schema.label_column,
         classes=schema.classes,
+        columns=schema.columns,
         num_class=int(params.get("num_class", 0)),
         threshold=threshold,
         best_iteration=best_iteration,
