@@ -22,8 +22,10 @@ TAIWAN_HYPER = {
     "eta": 0.1,
     "num_round": 80,
     "seed": 0,
+    "nthread": 1,  # OpenMP threads on a crowded machine wait on each other
 }
 SMALL_CHUNKS = {"XGB_CHUNK_VALUES": str(23 * 1500)}  # 1,500 rows a chunk: 16 of them
+PAGES = {"XGB_CHUNK_VALUES": str(23 * 6000)}  # external memory: 4 pages
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +70,7 @@ def test_hist_streams_chunks_with_the_quality_of_a_whole_matrix(job, taiwan, who
 
 def test_external_memory_trains_from_a_cache_that_is_removed(job, taiwan, whole_matrix_auc):
     taiwan_job(job, taiwan, external_memory="true")
-    done = job.train(**SMALL_CHUNKS)
+    done = job.train(**PAGES)
     assert done.returncode == 0, done.stderr
     assert "Training matrices: external (external_memory=true)" in done.stdout
     auc = job.evaluation("validation")["roc_auc"]
