@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, NotAcceptable, RequestEntityTooLarge
 
-from . import formats
+from . import capture, formats, reasons
 from .errors import UserError
 from .predictor import OUTPUTS, Model
 
@@ -113,6 +113,7 @@ class Served:
     @classmethod
     def load(cls, model_dir: Path, settings: Settings) -> Served:
         model = Model.load(model_dir)
+        capture.check(model.meta)  # XGB_CAPTURE_* settings refused at start
         schema = formats.Schema.from_metadata(model.meta)
         return cls(model, schema, output_fields(settings.output, model))
 
@@ -136,12 +137,18 @@ def answer(served: Served, settings: Settings) -> Response:
         predicted = out["probabilities"].argmax(axis=1) if model.kind == "multiclass" else None
         contributions = model.contributions(X, predicted)
         explanations = formats.explain(contributions, served.schema.feature_names)
+    count = reasons.requested(attributes.get(reasons.ATTRIBUTE))
+    if count:
+        out, fields = reasons.attach(model, served.schema, X, out, fields, count)
     if settings.batch and accept == formats.JSON:
         accept = formats.JSONLINES  # batch transform joins answers line by line
     payload = formats.encode(out, fields, len(X), accept, explanations)
     response = Response(payload, mimetype=accept)
     if raw_attributes is not None:
         response.headers[CUSTOM_ATTRIBUTES] = raw_attributes
+    capture.record(
+        model.meta, body, content_type, payload, accept, request.headers.get(capture.INFERENCE_ID)
+    )
     return response
 
 

@@ -13,7 +13,17 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 
-from . import checkpoints, evaluation, formats, gpu, hyperparameters, matrices, sharding
+from . import (
+    baseline,
+    checkpoints,
+    evaluation,
+    formats,
+    gpu,
+    hyperparameters,
+    matrices,
+    review,
+    sharding,
+)
 from .callbacks import EarlyStop, RoundPrinter, resumed_state
 from .cpus import available_cpus
 from .distributed import Cluster
@@ -67,6 +77,7 @@ def load_channels(
             positive_label=hp.positive_label,
             csv_weights=hp.csv_weights,
             schema=schema,
+            exclude_columns=hp.exclude_columns,
         )
         if dataset is None:
             if name == "train" and not empty_train_ok:
@@ -115,6 +126,7 @@ def training_params(
     params = dict(hp.params)
     y = channels["train"].y
     check_labels(params, y)
+    review.preflight(hp, params, channels["train"])  # type: ignore[arg-type]
     if session is not None and params.get("scale_pos_weight") == "auto":
         y = session.gather(y)  # the labels of every host
     resolve_auto(params, y)
@@ -237,21 +249,30 @@ Scored = tuple[np.ndarray, np.ndarray]  # labels and scores of one channel, ever
 
 def write_evaluations(
     layout: Layout,
+    hp: Hyperparameters,
     booster: xgb.Booster,
+    channels: dict[str, Channel],
     scored: dict[str, Scored],
     objective: str,
     threshold: float,
-    classes: list[str] | None,
+    schema: formats.Schema,
 ) -> None:
-    """``output/data/evaluation-<channel>.json`` and pictures for validation and test."""
+    """``output/data/evaluation-<channel>.json`` and pictures for validation and test. One
+    host: the full review (``review.write_all``, report.html); several: the evaluation of
+    every host's gathered labels and scores."""
+    if not scored:
+        matrices_ = {name: c.matrix for name, c in channels.items()}
+        review.write_all(layout, hp, booster, matrices_, objective, threshold, schema)
+        return
     for channel in ("validation", "test"):
         if channel not in scored:
             continue
         y, scores = scored[channel]
-        report = evaluation.report(booster, y, scores, objective, threshold, classes)
-        evaluation.write(layout.output_data_dir, channel, report, y, scores, threshold, classes)
-        summary = {k: report[k] for k in ("roc_auc", "pr_auc", "accuracy", "rmse") if k in report}
-        print(f"Evaluation of {channel}: {summary}", flush=True)
+        report = evaluation.report(booster, y, scores, objective, threshold, schema.classes)
+        evaluation.write(
+            layout.output_data_dir, channel, report, y, scores, threshold, schema.classes
+        )
+        print(f"Evaluation of {channel}: {review.summary(report)}", flush=True)
 
 
 def train_schema(layout: Layout, hp: Hyperparameters, several: bool) -> formats.Schema | None:
@@ -362,11 +383,28 @@ def _train(
         result = fit(params, hp, train_matrices, checkpoint_dir, termination, session)
         booster, best_iteration = best_model(result.booster)
         scored = {} if result.stopped else score(booster, channels, objective, session)
-        del channels, train_matrices
-    if not plan.is_coordinator:
-        return result.booster
-    if result.stopped and not hp.save_model_on_termination:
+        if not plan.is_coordinator:
+            return result.booster
+        _finish(layout, hp, result, booster, best_iteration, params, channels, scored, plan)
         return booster
+
+
+def _finish(
+    layout: Layout,
+    hp: Hyperparameters,
+    result: Result,
+    booster: xgb.Booster,
+    best_iteration: int | None,
+    params: dict[str, Any],
+    channels: dict[str, Channel],
+    scored: dict[str, Scored],
+    plan: Plan,
+) -> None:
+    """The coordinator's outputs: model, metadata, evaluation, baseline."""
+    assert plan.schema is not None
+    objective = str(params.get("objective", "reg:squarederror"))
+    if result.stopped and not hp.save_model_on_termination:
+        return
     threshold = 0.5
     if evaluation.is_binary(objective) and not result.stopped:
         threshold = decision_threshold(hp, scored)
@@ -386,9 +424,11 @@ def _train(
     )
     if result.stopped:
         print(f"Stopped by SIGTERM after {extra['num_boosted_rounds']} rounds", flush=True)
-        return booster
-    write_evaluations(layout, booster, scored, objective, threshold, plan.schema.classes)
-    return booster
+        return
+    if not plan.distributed:
+        scored = {}  # one host: the review predicts on the matrices itself
+    write_evaluations(layout, hp, booster, channels, scored, objective, threshold, plan.schema)
+    baseline.write(layout, hp, booster, plan.schema, threshold, objective)  # model/baseline/
 
 
 def fail(layout: Layout, reason: str, details: str = "") -> None:

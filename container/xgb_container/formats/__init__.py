@@ -19,6 +19,7 @@ the cell rule (``cells``), the schema (``schema``, ``table``) and the files (``f
 
 from __future__ import annotations
 
+from . import capture, masking  # SageMaker capture files, ground truth, masking (monitoring)
 from .bodies import decode
 from .cells import MISSING
 from .channel import infer_schema, iter_chunks, load_channel
@@ -61,4 +62,6 @@ __all__ = [
     "load_channel",
     "parse_content_type",
     "media_type",
+    "capture",
+    "masking",
 ]
