@@ -95,6 +95,7 @@ def read_options(hp: Hyperparameters) -> dict[str, Any]:
         "label_column": hp.label_column,
         "positive_label": hp.positive_label,
         "csv_weights": hp.csv_weights,
+        "exclude_columns": hp.exclude_columns,
     }
 
 
