@@ -17,8 +17,8 @@ from pathlib import Path
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import Conflict, HTTPException, NotFound
 
-from .app import Served, Settings, answer
 from .errors import UserError
+from .stages import Served, Settings, answer
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 

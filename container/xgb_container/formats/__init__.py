@@ -64,6 +64,7 @@ __all__ = [
     "iter_chunks",
     "load_channel",
     "parse_content_type",
+    "rows_over",
 ]
 
 
@@ -141,3 +142,6 @@ def infer_schema(
         exclude_columns=exclude_columns,
     )
     return None if dataset is None else dataset.schema
+
+
+from .limits import rows_over  # noqa: E402 - built on the names above
