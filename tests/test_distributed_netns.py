@@ -18,7 +18,7 @@ from conftest import GERMAN
 from distributed_hosts import Hosts, synthetic, write_csv
 from netns import Network, available
 from sklearn.metrics import roc_auc_score
-from xgb_container import data
+from xgb_container import formats
 from xgb_container.metadata import ModelMetadata
 from xgb_container.training import EXIT_TERMINATED
 
@@ -70,7 +70,7 @@ def test_two_hosts_sharded_header_csv_agree_on_categories(tmp_path):
     folder = tmp_path / "all-validation"
     folder.mkdir()
     validation.to_csv(folder / "v.csv", index=False)
-    schema = data.Schema(
+    schema = formats.Schema(
         "csv-header",
         meta.feature_names,
         meta.feature_types,
@@ -78,7 +78,7 @@ def test_two_hosts_sharded_header_csv_agree_on_categories(tmp_path):
         meta.label_column,
         meta.classes,
     )
-    full = data.load_channel(
+    full = formats.load_channel(
         folder, "text/csv; header=present", positive_label="bad", schema=schema
     )
     booster = xgb.Booster(model_file=str(one.model))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from xgb_container.data import Dataset, Schema
 from xgb_container.distributed import Cluster, apply_schema, merge_schemas, slice_rows
+from xgb_container.formats import Dataset, Schema
 from xgb_container.paths import Layout
 
 

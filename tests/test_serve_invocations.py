@@ -13,7 +13,8 @@ import requests
 import xgboost as xgb
 from conftest import TEST_DIR
 from serve_harness import Server, load_booster, train_numeric
-from xgb_container import data
+from xgb_container import formats
+from xgb_container.formats import cells
 from xgb_container.metadata import ModelMetadata
 
 GERMAN_TEST = TEST_DIR / "input" / "data" / "test" / "german_credit_test.csv"
@@ -28,9 +29,9 @@ def german(german_model, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def german_expected(german_model):
-    """Probabilities of the test rows as training reads them (data.py's own encoding)."""
+    """Probabilities of the test rows as training reads them (the formats layer)."""
     meta = ModelMetadata.load(german_model / "metadata.json")
-    schema = data.Schema(
+    schema = formats.Schema(
         meta.input_format,
         meta.feature_names,
         meta.feature_types,
@@ -38,7 +39,7 @@ def german_expected(german_model):
         meta.label_column,
         meta.classes,
     )
-    dataset = data.load_channel(
+    dataset = formats.load_channel(
         GERMAN_TEST.parent, "text/csv; header=present", positive_label="bad", schema=schema
     )
     booster = load_booster(german_model)
@@ -116,7 +117,7 @@ def test_unknown_category_is_missing_like_training(german, german_model):
     for i, (name, kind) in enumerate(zip(meta.feature_names, meta.feature_types, strict=True)):
         column = row[name]
         X[:, i] = (
-            data.encode_categorical(column, meta.categories[name])
+            cells.codes(column, meta.categories[name])
             if kind == "c"
             else column.to_numpy(dtype=np.float32)
         )
@@ -306,7 +307,7 @@ def test_libsvm_row_scores_as_in_training(job, tmp_path):
     try:
         answer = server.invoke("\n".join(lines[:50]), "text/libsvm")
         assert answer.status_code == 200, answer.text
-        X, _ = data.read_libsvm(folder / "train.libsvm", 6)
+        X = formats.load_channel(folder, "text/libsvm").X
         booster = load_booster(job.model_dir)
         expected = booster.predict(xgb.DMatrix(X[:50], feature_names=booster.feature_names))
         np.testing.assert_array_equal(floats(answer.text), expected)

@@ -33,8 +33,8 @@ from xgboost import collective
 from xgboost.tracker import RabitTracker
 
 from . import rollcall
-from .data import Dataset, Schema
 from .errors import UserError
+from .formats import Dataset, Schema
 from .paths import Layout
 
 log = logging.getLogger(__name__)

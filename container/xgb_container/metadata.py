@@ -20,6 +20,8 @@ class ModelMetadata:
     ``input_format`` is how the training table was read: ``csv`` (label first, no
     header), ``csv-header`` (named columns), ``libsvm`` or ``parquet``.
     ``classes`` names the label values: index ``i`` is the name of class ``i``.
+    ``columns`` is the trained table's column order (label included), for tables with a
+    header: serving uses it to drop the label from a row sent as the table was.
     """
 
     feature_names: list[str]
@@ -30,6 +32,7 @@ class ModelMetadata:
     categories: dict[str, list[str]] = field(default_factory=dict)
     label_column: str | None = None
     classes: list[str] | None = None
+    columns: list[str] | None = None
     num_class: int = 0
     threshold: float = 0.5
     best_iteration: int | None = None

@@ -166,14 +166,10 @@ class Prediction:
 def _accept(header: str | None, content_type: str | None) -> str:
     """The response type: the Accept header's best supported type, else like the request."""
     if not header or header.strip() == "*/*":
-        try:
-            media = formats.parse_content_type(content_type)[0]
-        except formats.UnsupportedType:
-            media = formats.CSV  # refused by decode, with the list of supported types
+        media = formats.media_type(content_type)[0]
         return media if media in formats.ACCEPT_TYPES else formats.CSV
     if "," not in header:
-        media = formats.ALIASES.get(header.split(";")[0].strip().lower())
-        media = media or header.split(";")[0].strip().lower()
+        media = formats.media_type(header)[0]
         if media in formats.ACCEPT_TYPES:
             return media
     offered = [*formats.ACCEPT_TYPES, *(a for a in formats.ALIASES if "/" in a)]
@@ -263,6 +259,8 @@ def encode(prediction: Prediction, call: Call) -> bytes:
 def invoke(body: bytes, call: Call, served: Served, settings: Settings) -> bytes:
     """decode -> predict -> encode for one negotiated call; the response body."""
     X = decode(body, call, served, settings)
+    if not len(X):  # a CSV header alone (batch transform's first record): no output line
+        return formats.encode({}, call.fields, 0, call.accept)
     prediction = predict(X, call, served)
     payload = encode(prediction, call)
     # Hook: data capture (monitoring) goes here, from body, call and payload.

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 
-from . import checkpoints, data, evaluation, hyperparameters
+from . import checkpoints, evaluation, formats, hyperparameters
 from .callbacks import EarlyStop, RoundPrinter, resumed_state
 from .cpus import available_cpus
 from .distributed import Cluster
@@ -43,19 +43,19 @@ def load_channels(
     layout: Layout,
     hp: Hyperparameters,
     empty_train_ok: bool = False,
-    schema: data.Schema | None = None,
-) -> dict[str, data.Dataset]:
+    schema: formats.Schema | None = None,
+) -> dict[str, formats.Dataset]:
     """Read train (required unless ``empty_train_ok``), validation and test channels.
 
     ``schema`` (agreed by several hosts) is imposed on every channel, train included.
     """
     config = layout.input_data_config()
-    channels: dict[str, data.Dataset] = {}
+    channels: dict[str, formats.Dataset] = {}
     for name in CHANNELS:
         folder = layout.channel_dir(name)
         if name != "train" and not folder.exists():
             continue
-        dataset = data.load_channel(
+        dataset = formats.load_channel(
             folder,
             (config.get(name) or {}).get("ContentType"),
             label_column=hp.label_column,
@@ -104,7 +104,7 @@ def resolve_auto(params: dict[str, Any], y: np.ndarray) -> None:
 
 
 def training_params(
-    hp: Hyperparameters, channels: dict[str, data.Dataset], cluster: Cluster | None = None
+    hp: Hyperparameters, channels: dict[str, formats.Dataset], cluster: Cluster | None = None
 ) -> dict[str, Any]:
     """XGBoost's parameters for this job, checked against the training labels."""
     params = dict(hp.params)
@@ -126,7 +126,7 @@ def training_params(
     return params
 
 
-def to_dmatrix(dataset: data.Dataset, hp: Hyperparameters) -> xgb.DMatrix:
+def to_dmatrix(dataset: formats.Dataset, hp: Hyperparameters) -> xgb.DMatrix:
     """The channel as XGBoost's matrix, named and typed when the data has named columns.
 
     Nameless formats (plain CSV, LibSVM) get XGBoost's default names ``f0, f1...``: the
@@ -224,7 +224,7 @@ def decision_threshold(
 def save_model(
     layout: Layout,
     booster: xgb.Booster,
-    schema: data.Schema,
+    schema: formats.Schema,
     params: dict[str, Any],
     *,
     threshold: float = 0.5,
@@ -242,6 +242,7 @@ def save_model(
         categories=schema.categories,
         label_column=schema.label_column,
         classes=schema.classes,
+        columns=schema.columns,
         num_class=int(params.get("num_class", 0)),
         threshold=threshold,
         best_iteration=best_iteration,
@@ -297,7 +298,7 @@ def train(layout: Layout, termination: Termination | None = None) -> xgb.Booster
 def _train(
     layout: Layout,
     hp: Hyperparameters,
-    channels: dict[str, data.Dataset],
+    channels: dict[str, formats.Dataset],
     termination: Termination | None,
     cluster: Cluster,
 ) -> xgb.Booster:

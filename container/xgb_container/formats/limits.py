@@ -6,7 +6,7 @@ import io
 import json
 
 from ..errors import UserError
-from . import CSV, JSON, JSONLINES, LIBSVM, PARQUET, parse_content_type
+from .content import CSV, JSON, JSONLINES, LIBSVM, PARQUET, parse_content_type
 
 
 def _lines(body: bytes) -> int:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import GERMAN
-from xgb_container import data
+from xgb_container import formats
 from xgb_container.errors import UserError
 
 
@@ -32,7 +32,7 @@ def test_plain_csv_from_several_files_sub_folders_and_gzip(tmp_path):
         gzip.compress(pd.DataFrame(c).to_csv(header=False, index=False).encode())
     )
     (tmp_path / ".hidden.csv").write_text("not,data\n")
-    ds = data.load_channel(tmp_path, "text/csv")
+    ds = formats.load_channel(tmp_path, "text/csv")
     assert ds.num_rows == 60
     assert ds.schema.feature_names == ["f0", "f1", "f2"]
     expected = np.concatenate([a, b, c])
@@ -44,7 +44,7 @@ def test_plain_csv_weights_in_column_two(tmp_path):
     table = rows(10)
     weights = np.arange(1, 11)
     write_csv(tmp_path / "w.csv", np.column_stack([table[:, 0], weights, table[:, 1:]]))
-    ds = data.load_channel(tmp_path, "text/csv", csv_weights=True)
+    ds = formats.load_channel(tmp_path, "text/csv", csv_weights=True)
     np.testing.assert_array_equal(ds.weight, weights)
     assert ds.X.shape == (10, 3)
 
@@ -53,25 +53,25 @@ def test_bad_cell_names_file_line_and_column(tmp_path):
     (tmp_path / "ok.csv").write_text("1,2,3\n0,4,5\n")
     (tmp_path / "bad.csv").write_text("1,2,3\n0,4,5\n1,x7,2\n")
     with pytest.raises(UserError, match=r"bad\.csv: line 3, column 2: 'x7' is not a number"):
-        data.load_channel(tmp_path, "text/csv")
+        formats.load_channel(tmp_path, "text/csv")
 
 
 def test_ragged_row_is_named(tmp_path):
     (tmp_path / "ragged.csv").write_text("1,2,3\n0,4,5\n1,2,3,4\n")
     with pytest.raises(UserError, match=r"ragged\.csv.*line 3"):
-        data.load_channel(tmp_path, "text/csv")
+        formats.load_channel(tmp_path, "text/csv")
 
 
 def test_broken_gzip_is_named(tmp_path):
     packed = gzip.compress(b"1,2,3\n" * 100)
     (tmp_path / "cut.csv.gz").write_bytes(packed[: len(packed) // 2])
     with pytest.raises(UserError, match=r"cut\.csv\.gz: broken gzip"):
-        data.load_channel(tmp_path, "text/csv")
+        formats.load_channel(tmp_path, "text/csv")
 
 
 def test_header_csv_with_text_columns_and_text_labels(tmp_path):
     (tmp_path / "german.csv").write_bytes(GERMAN.read_bytes())
-    ds = data.load_channel(
+    ds = formats.load_channel(
         tmp_path,
         "text/csv; header=present",
         label_column="creditability",
@@ -91,15 +91,15 @@ def test_header_csv_with_text_columns_and_text_labels(tmp_path):
 def test_header_csv_without_label_column_says_so(tmp_path):
     (tmp_path / "german.csv").write_bytes(GERMAN.read_bytes())
     with pytest.raises(UserError, match="needs the hyperparameter label_column"):
-        data.load_channel(tmp_path, "text/csv; header=present")
+        formats.load_channel(tmp_path, "text/csv; header=present")
     with pytest.raises(UserError, match="label_column 'target' is not a column"):
-        data.load_channel(tmp_path, "text/csv; header=present", label_column="target")
+        formats.load_channel(tmp_path, "text/csv; header=present", label_column="target")
 
 
 def test_parquet_like_header_csv(tmp_path):
     frame = pd.read_csv(GERMAN)
     frame.to_parquet(tmp_path / "german.parquet")
-    ds = data.load_channel(
+    ds = formats.load_channel(
         tmp_path, "application/x-parquet", label_column="creditability", positive_label="bad"
     )
     assert ds.num_rows == 1000 and ds.schema.input_format == "parquet"
@@ -109,7 +109,7 @@ def test_parquet_like_header_csv(tmp_path):
 def test_libsvm_indices_are_used_as_written(tmp_path):
     (tmp_path / "a.libsvm").write_text("1 0:1.5 3:2\n0 1:-1\n")
     (tmp_path / "b.libsvm").write_text("1 2:7\n")
-    ds = data.load_channel(tmp_path, "text/libsvm")
+    ds = formats.load_channel(tmp_path, "text/libsvm")
     dense = ds.X.toarray()
     assert dense.shape == (3, 4)
     np.testing.assert_array_equal(dense[0], [1.5, 0, 0, 2])
@@ -121,18 +121,18 @@ def test_validation_with_other_feature_count_is_refused(tmp_path):
     train, validation = tmp_path / "train", tmp_path / "validation"
     write_csv(train / "t.csv", rows(10))
     write_csv(validation / "v.csv", rows(10)[:, :3])
-    schema = data.load_channel(train, "text/csv").schema
+    schema = formats.load_channel(train, "text/csv").schema
     with pytest.raises(UserError, match="validation has 2 features but the train channel has 3"):
-        data.load_channel(validation, "text/csv", schema=schema)
+        formats.load_channel(validation, "text/csv", schema=schema)
 
 
 def test_unknown_content_type_is_refused(tmp_path):
     write_csv(tmp_path / "t.csv", rows(5))
     with pytest.raises(UserError, match="content type 'application/json' is not supported"):
-        data.load_channel(tmp_path, "application/json")
+        formats.load_channel(tmp_path, "application/json")
 
 
 def test_empty_channel_is_none(tmp_path):
     (tmp_path / "empty.csv").write_text("")
-    assert data.load_channel(tmp_path, "text/csv") is None
-    assert data.load_channel(tmp_path / "missing", "text/csv") is None
+    assert formats.load_channel(tmp_path, "text/csv") is None
+    assert formats.load_channel(tmp_path / "missing", "text/csv") is None
