@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +84,7 @@ class DensePredictor:
             )
         )
         out_shape = tuple(int(shape[i]) for i in range(dims.value))
-        size = int(np.prod(out_shape))
+        size = math.prod(out_shape)
         # The buffer belongs to the Booster and is reused by its next call: copy it out.
         return np.ctypeslib.as_array(preds, (size,)).reshape(out_shape).copy()
 
