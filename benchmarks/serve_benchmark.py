@@ -14,7 +14,8 @@ Measures, under ``wrk`` over loopback at 1 and 8 connections with 1- and 100-row
   body), with and without the front end.
 CPU per request is the server's whole process tree (front end included). The floor is the
 empty gunicorn app's CPU per request plus one in-process ``inplace_predict`` of the same rows;
-the ratio is this server's CPU per request at 8 connections over it. Each server's figures
+the ratio is this server's CPU per request at 8 connections over it. Each point is the best
+of 3 wrk runs (least CPU per request: other load only adds). Each server's figures
 are printed as soon as measured; all are written to .cache/serve-bench/results.json.
 """
 
@@ -52,6 +53,7 @@ MLSERVER_PINS = [
 TAIWAN = ROOT / "tests" / "data" / "taiwan_default_of_credit_card_clients.csv.gz"
 SIZES = (1, 100)
 CONNECTIONS = (1, 8)
+REPEATS = 3
 LUA = """
 local f = io.open(os.getenv("BENCH_BODY"), "rb")
 wrk.body = f:read("*a")
@@ -118,28 +120,38 @@ def seconds_of(text: str) -> float:
 
 
 def run_wrk(url: str, body: Path, content_type: str, connections: int, seconds: float, pid: int):
-    """One wrk run; requests/s, p50/p99 in ms, error count, server CPU ms per request."""
+    """Requests/s, p50/p99 in ms, errors and server CPU ms per request: the best (least CPU
+    per request) of ``REPEATS`` wrk runs of ``seconds / REPEATS`` each, since other load on a
+    shared machine only ever adds to a server's CPU time."""
     script = WORK / "post.lua"
     script.write_text(LUA)
     env = {**os.environ, "BENCH_BODY": str(body), "BENCH_TYPE": content_type}
     base = ["wrk", "-t1", f"-c{connections}", "-s", str(script), "--latency", url]
     subprocess.run([*base[:3], "-d1s", *base[3:]], env=env, capture_output=True, check=True)
-    cpu = tree_cpu(pid)
-    out = subprocess.run(
-        [*base[:3], f"-d{seconds:g}s", *base[3:]], env=env, capture_output=True, text=True
-    ).stdout
-    cpu = tree_cpu(pid) - cpu
-    total = int(re.search(r"(\d+) requests in", out).group(1))
-    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors += int(bad.group(1)) if bad else 0
-    return {
-        "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50_ms": seconds_of(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1)) * 1e3,
-        "p99_ms": seconds_of(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1)) * 1e3,
-        "errors": errors,
-        "cpu_ms_per_request": cpu / max(total, 1) * 1e3,
-    }
+    runs = []
+    for _ in range(REPEATS):
+        cpu = tree_cpu(pid)
+        out = subprocess.run(
+            [*base[:3], f"-d{seconds / REPEATS:g}s", *base[3:]],
+            env=env,
+            capture_output=True,
+            text=True,
+        ).stdout
+        cpu = tree_cpu(pid) - cpu
+        total = int(re.search(r"(\d+) requests in", out).group(1))
+        errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+        bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        runs.append(
+            {
+                "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+                "p50_ms": seconds_of(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1)) * 1e3,
+                "p99_ms": seconds_of(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1)) * 1e3,
+                "errors": errors + (int(bad.group(1)) if bad else 0),
+                "cpu_ms_per_request": cpu / max(total, 1) * 1e3,
+            }
+        )
+    best = min(runs, key=lambda r: r["cpu_ms_per_request"])
+    return {**best, "errors": sum(r["errors"] for r in runs)}
 
 
 def wait_until(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
