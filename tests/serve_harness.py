@@ -69,6 +69,11 @@ class Server:
             return master.children()
         return children
 
+    def front_end_processes(self) -> list[psutil.Process]:
+        """nginx's processes (none when gunicorn runs alone)."""
+        tree = psutil.Process(self.proc.pid).children(recursive=True)
+        return [p for p in tree if p.name() == "nginx"]
+
     def holds(self, client: tuple[str, int]) -> bool:
         """Whether a process of the server (nginx or a worker) has ``client``'s connection."""
         for proc in psutil.Process(self.proc.pid).children(recursive=True):

@@ -56,3 +56,34 @@ def test_stalled_connections_leave_ping_and_invocations_answering(tmp_path):
         for sock in stalled:
             sock.close()
         assert server.stop() == 0
+
+
+def test_without_nginx_serve_says_so_and_runs_gunicorn_alone(tmp_path):
+    base = tmp_path / "ml"
+    train_numeric(base, "binary:logistic", n_features=5)
+    server = Server(base, tmp_path / "serve.log", workers=1, SERVE_NGINX="/nonexistent/nginx")
+    try:
+        server.wait_ready()
+        assert server.invoke("1,2,3,4,5\n").status_code == 200
+        assert server.log.count("nginx is not installed: gunicorn alone on the port") == 1
+        assert "(nginx in front of gunicorn" not in server.log
+        assert not server.front_end_processes()
+        assert len(server.worker_processes()) == 1
+    finally:
+        assert server.stop() == 0
+
+
+def test_front_end_refuses_a_body_over_the_limit_with_one_line(tmp_path):
+    """nginx itself answers 413 (the body never reaches a worker), with the same line."""
+    base = tmp_path / "ml"
+    train_numeric(base, "binary:logistic", n_features=5)
+    server = Server(base, tmp_path / "serve.log", workers=1, SAGEMAKER_MAX_PAYLOAD_IN_MB="0.5")
+    try:
+        server.wait_ready()
+        assert any(c.name() == "nginx" for c in server.front_end_processes())
+        answer = server.invoke("1,2,3,4,5\n" * 60_000)
+        assert answer.status_code == 413
+        assert answer.text == "the body is larger than SAGEMAKER_MAX_PAYLOAD_IN_MB (0.5 MiB)\n"
+        assert answer.headers["Content-Type"].startswith("text/plain")
+    finally:
+        assert server.stop() == 0

@@ -84,7 +84,10 @@ http {{
 
 
 def find_nginx() -> str | None:
-    """The nginx binary (PATH, then Debian's /usr/sbin), or ``None``."""
+    """The nginx binary (``SERVE_NGINX``, else PATH, then Debian's /usr/sbin), or ``None``."""
+    named = os.environ.get("SERVE_NGINX")
+    if named:
+        return shutil.which(named)
     return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
 
 
