@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 
@@ -123,6 +124,8 @@ def main() -> int:
     layout = Layout.from_env()
     multi = os.environ.get("SAGEMAKER_MULTI_MODEL", "").lower() == "true"
     nginx = _nginx()
+    if nginx is not None:  # a SIGTERM during the model check waits for the supervisor
+        signal.pthread_sigmask(signal.SIG_BLOCK, frontend.SIGNALS)
     try:
         options = gunicorn_options()
         registry = tempfile.mkdtemp(prefix="xgb-models-") if multi else None
