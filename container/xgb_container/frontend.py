@@ -255,8 +255,19 @@ def _supervise(front: FrontEnd, nginx: subprocess.Popen, gunicorn: Forked) -> in
             continue
         log.info("Handling signal %s: nginx finishes its requests, then gunicorn stops",
                  signal.Signals(info.si_signo).name)  # fmt: skip
-        # nginx closes what is still open after worker_shutdown_timeout (clients that stall).
-        if not _stop(nginx, signal.SIGQUIT, front.graceful + 5):
-            log.warning("nginx did not stop in %d s and was killed", front.graceful + 5)
-        stopped = _stop(gunicorn, signal.SIGTERM, front.graceful + 5)
-        return 0 if stopped and gunicorn.returncode == 0 else 1
+        return _drain(front, nginx, gunicorn)
+
+
+def _drain(front: FrontEnd, nginx: subprocess.Popen, gunicorn: Forked) -> int:
+    """nginx first (it finishes what it holds, using gunicorn), then gunicorn, all within
+    ``graceful + 5`` seconds (SageMaker kills 30 s after SIGTERM); 0 if gunicorn stopped
+    cleanly."""
+    began = time.monotonic()
+    deadline = began + front.graceful + 5
+    # nginx closes what is still open after worker_shutdown_timeout (graceful).
+    if not _stop(nginx, signal.SIGQUIT, front.graceful + 2):
+        log.warning("nginx did not stop in %d s and was killed", front.graceful + 2)
+    elif time.monotonic() - began >= front.graceful:
+        log.warning("nginx closed the connections still open after %d s", front.graceful)
+    stopped = _stop(gunicorn, signal.SIGTERM, max(1.0, deadline - time.monotonic()))
+    return 0 if stopped and gunicorn.returncode == 0 else 1
