@@ -48,9 +48,15 @@ class ModelMetadata:
     @classmethod
     def load(cls, path: Path) -> ModelMetadata:
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            return cls(**raw)
+            raw = path.read_bytes()
         except FileNotFoundError:
             raise UserError(f"model metadata {path} is missing") from None
+        return cls.parse(raw, path)
+
+    @classmethod
+    def parse(cls, raw: bytes, where: Path) -> ModelMetadata:
+        """Metadata from the bytes of a ``metadata.json``; ``where`` names it in errors."""
+        try:
+            return cls(**json.loads(raw.decode("utf-8")))
         except (ValueError, TypeError) as exc:
-            raise UserError(f"model metadata {path} is not valid: {exc}") from None
+            raise UserError(f"model metadata {where} is not valid: {exc}") from None

@@ -1,26 +1,27 @@
 """Multi-model endpoints (``SAGEMAKER_MULTI_MODEL=true``): models loaded and unloaded at run time.
 
-gunicorn workers share no memory, so the list of loaded models lives in a folder that every
-worker reads (one JSON file per model, created by the master). ``POST /models`` adds a
-file, ``DELETE`` removes it; each worker loads a model's Booster on its first use and drops
-it once the file is gone.
+``POST /models`` loads a model in the worker that takes it and records the load in the
+registry (``registry.py``); every other worker loads its own copy on first use, checks
+that it read the same files, and forgets it once the entry is gone or replaced. Urls are
+confined to the models folder (``$SAGEMAKER_BASE_DIR/models``).
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import os
-import re
-import threading
 from pathlib import Path
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import Conflict, HTTPException, NotFound
 
 from .errors import UserError
+from .modelfiles import confine
+from .paths import Layout
+from .registry import Entry, Loaded, Registry
 from .stages import Served, Settings, answer
 
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+log = logging.getLogger(__name__)
 
 
 class InsufficientStorage(HTTPException):
@@ -29,74 +30,36 @@ class InsufficientStorage(HTTPException):
     code = 507
 
 
-class Registry:
-    """The shared folder: ``<name>.json`` holds ``{"modelName": ..., "modelUrl": ...}``."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-
-    def _path(self, name: str) -> Path:
-        if not NAME.fullmatch(name):
-            raise UserError(f"model name {name!r} must be letters, digits, '.', '_' or '-'")
-        return self.folder / f"{name}.json"
-
-    def get(self, name: str) -> dict | None:
-        try:
-            return json.loads(self._path(name).read_text())
-        except FileNotFoundError:
-            return None
-
-    def add(self, name: str, url: str) -> None:
-        """Record a model; ``Conflict`` (409) when the name is taken."""
-        try:
-            fd = os.open(self._path(name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            raise Conflict(f"model {name} is already loaded") from None
-        with os.fdopen(fd, "w") as f:
-            json.dump({"modelName": name, "modelUrl": url}, f)
-
-    def remove(self, name: str) -> bool:
-        try:
-            self._path(name).unlink()
-        except FileNotFoundError:
-            return False
-        return True
-
-    def all(self) -> list[dict]:
-        found = []
-        for path in sorted(self.folder.glob("*.json")):
-            try:
-                found.append(json.loads(path.read_text()))
-            except (FileNotFoundError, ValueError):
-                continue  # removed or being written at this moment
-        return found
-
-
 def add_routes(app: Flask, settings: Settings) -> None:
     """The multi-model routes of the hosting contract on ``app``."""
     registry = Registry(Path(settings.registry or "."))
-    cache: dict[str, tuple[str, Served]] = {}
-    lock = threading.Lock()
+    models = Layout.from_env().base / "models"
+    loaded = Loaded(registry)
 
     def load(name: str, url: str) -> Served:
         try:
-            served = Served.load(Path(url), settings)
+            return Served.load(confine(url, models), settings)
         except MemoryError:
             raise InsufficientStorage(f"not enough memory to load model {name}") from None
-        with lock:
-            cache[name] = (url, served)
-        return served
 
     def served(name: str) -> Served:
+        loaded.sweep()
         entry = registry.get(name)
         if entry is None:
-            with lock:
-                cache.pop(name, None)
+            loaded.drop({name})
             raise NotFound(f"model {name} is not loaded")
-        cached = cache.get(name)
-        if cached is not None and cached[0] == entry["modelUrl"]:
-            return cached[1]
-        return load(name, entry["modelUrl"])
+        found = loaded.get(entry)
+        if found is not None:
+            return found
+        found = load(name, entry.url)
+        if found.model.digest != entry.digest:
+            raise Conflict(
+                f"the files of model {name} changed since it was loaded; "
+                "DELETE it and load it again"
+            )
+        log.info("worker %d loaded model %s (load %s)", os.getpid(), name, entry.generation)
+        loaded.put(entry, found)
+        return found
 
     @app.post("/models")
     def add_model() -> Response:
@@ -106,27 +69,29 @@ def add_routes(app: Flask, settings: Settings) -> None:
         name, url = spec["model_name"], str(spec.get("url", ""))
         if registry.get(name) is not None:
             raise Conflict(f"model {name} is already loaded")
-        load(name, url)
-        registry.add(name, url)
+        found = load(name, url)
+        entry = Entry.new(name, url, found.model.digest)
+        registry.add(entry)
+        log.info("worker %d loaded model %s (load %s)", os.getpid(), name, entry.generation)
+        loaded.put(entry, found)
         return jsonify(status=f"model {name} loaded")
 
     @app.get("/models")
     def list_models() -> Response:
-        return jsonify(models=registry.all())
+        return jsonify(models=[entry.public() for entry in registry.all()])
 
     @app.get("/models/<name>")
     def describe_model(name: str) -> Response:
         entry = registry.get(name)
         if entry is None:
             raise NotFound(f"model {name} is not loaded")
-        return jsonify(entry)
+        return jsonify(entry.public())
 
     @app.delete("/models/<name>")
     def delete_model(name: str) -> Response:
         if not registry.remove(name):
             raise NotFound(f"model {name} is not loaded")
-        with lock:
-            cache.pop(name, None)
+        loaded.drop({name})
         return jsonify(status=f"model {name} unloaded")
 
     @app.post("/models/<name>/invoke")

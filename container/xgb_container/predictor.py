@@ -12,7 +12,8 @@ import xgboost as xgb
 
 from .errors import UserError
 from .metadata import ModelMetadata
-from .paths import METADATA_FILE, MODEL_FILE
+from .modelfiles import read_model_folder
+from .paths import METADATA_FILE, MODEL_FILE, Layout
 
 BINARY = ("binary:logistic", "binary:logitraw", "binary:hinge")
 MULTICLASS = ("multi:softprob", "multi:softmax")
@@ -99,9 +100,8 @@ def _is_pickle(raw: bytes) -> bool:
     return len(raw) > 1 and raw[0] == 0x80 and 2 <= raw[1] <= 5
 
 
-def read_booster(path: Path) -> xgb.Booster:
+def read_booster(raw: bytes, path: Path) -> xgb.Booster:
     """An XGBoost model in XGBoost's own format (UBJSON or JSON); never a pickle."""
-    raw = path.read_bytes()
     if not raw:
         raise UserError(f"model file {path} is empty")
     if _is_pickle(raw):
@@ -151,9 +151,10 @@ def check_metadata(meta: ModelMetadata, booster: xgb.Booster, where: Path) -> No
 class Model:
     """A Booster with its metadata, predicting with one thread."""
 
-    def __init__(self, booster: xgb.Booster, meta: ModelMetadata) -> None:
+    def __init__(self, booster: xgb.Booster, meta: ModelMetadata, digest: str = "") -> None:
         self.booster = booster
         self.meta = meta
+        self.digest = digest  # the content identity of the files it was read from
         learner = json.loads(booster.save_config())["learner"]
         self.objective = learner["objective"]["name"]
         if self.objective in BINARY:
@@ -174,22 +175,17 @@ class Model:
     @classmethod
     def load(cls, model_dir: Path) -> Model:
         """Load and check ``model_dir``; every problem is a ``UserError`` naming it."""
-        if not model_dir.is_dir():
-            raise UserError(f"model folder {model_dir} does not exist")
-        model_file = model_dir / MODEL_FILE
-        if not model_file.is_file():
-            found = sorted(p.name for p in model_dir.iterdir())
-            state = f"it holds {found}" if found else "it is empty"
-            raise UserError(f"model folder {model_dir} has no {MODEL_FILE} ({state})")
-        booster = read_booster(model_file)
-        meta_file = model_dir / METADATA_FILE
-        if meta_file.exists():
-            meta = ModelMetadata.load(meta_file)
+        configured = model_dir == Layout.from_env().model_dir
+        files = read_model_folder(model_dir, list_contents=configured)
+        booster = read_booster(files.model, model_dir / MODEL_FILE)
+        if files.metadata is not None:
+            meta_file = model_dir / METADATA_FILE
+            meta = ModelMetadata.parse(files.metadata, meta_file)
             check_metadata(meta, booster, meta_file)
         else:
             meta = metadata_from_booster(booster)
         booster.set_param({"nthread": 1})
-        return cls(booster, meta)
+        return cls(booster, meta, files.digest)
 
     def _values(self, X: np.ndarray, kind: str = "value") -> np.ndarray:
         return self.dense(X, kind)
