@@ -202,7 +202,10 @@ def run(front: FrontEnd, nginx: str, serve_on: Callable[[Path], int]) -> int:
     """Run nginx and, in a forked child, ``serve_on(unix socket)`` (gunicorn) until SIGTERM
     (0 once both drained) or until one fails."""
     signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
-    run_dir = Path(tempfile.mkdtemp(prefix="xgb-serve-"))
+    # /tmp, not TMPDIR: nginx's worker (nobody, under root) must be able to reach the socket.
+    run_dir = Path(
+        tempfile.mkdtemp(prefix="xgb-serve-", dir="/tmp" if Path("/tmp").is_dir() else None)
+    )
     run_dir.chmod(0o711)
     sock = run_dir / "gunicorn.sock"
     gunicorn = Forked(lambda: serve_on(sock))  # before the listener: it must not inherit it
