@@ -33,7 +33,8 @@ with socket.socket() as s:
 PY
 )
 echo "== serving on 127.0.0.1:$port"
-PORT=$port CONTAINER_NAME=$serve_name local_test/serve_local.sh "$image" >"$work/serve.log" 2>&1 &
+mkdir -p "$work/capture"
+CAPTURE_DIR=$work/capture PORT=$port CONTAINER_NAME=$serve_name local_test/serve_local.sh "$image" >"$work/serve.log" 2>&1 &
 server=$!
 started=$EPOCHREALTIME
 deadline=$((SECONDS + 240)) # SageMaker's own limit for the first healthy /ping
@@ -50,9 +51,25 @@ awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN { printf "== healthy after %.1f
 echo "== probability of default for local_test/payload.csv (2 good, 3 bad applicants)"
 PORT=$port local_test/predict.sh
 
-for f in "$ML_DIR"/output/data/evaluation-*.json; do
-    [ -e "$f" ] && { echo "== $(basename "$f")"; cat "$f"; echo; }
-done
+echo "== the same applicants with their top three adverse-action reasons (SHAP, log-odds)"
+REASONS=3 ACCEPT=application/jsonlines PORT=$port local_test/predict.sh
+
+echo "== evaluation (all of it: .cache/main/evaluation-*.json)"
+.venv/bin/python - "$ML_DIR"/output/data/evaluation-*.json <<'PY'
+import json, sys
+
+for path in sys.argv[1:]:
+    r = json.load(open(path))
+    print(f"{r['rows']} {path.rsplit('-', 1)[1][:-5]} rows: KS {r['ks']['statistic']:.3f} "
+          f"(at score {r['ks']['score']:.3f}), Gini {r['gini']:.3f}, ROC AUC {r['roc_auc']:.3f}, "
+          f"Brier {r['brier']:.3f}, score PSI {r['score_psi']['value']:.3f}")
+PY
+mkdir -p .cache/main
+cp -r "$ML_DIR/output/data/." .cache/main/
+echo "== model review report: $PWD/.cache/main/report.html"
+
+echo "== monitoring: normal, then shifted applicants through the endpoint (capture on)"
+PORT=$port local_test/monitor_demo.sh "$image" "$work/capture" "$ML_DIR/model"
 
 docker stop -t 30 "$serve_name" >/dev/null
 status=0

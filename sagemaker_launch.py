@@ -290,10 +290,17 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup.add_argument(
         "--model", action="append", default=[], help="model to delete (repeatable)"
     )
+    from launcher import monitoring  # the monitor subcommand (launcher/monitoring.py)
+
+    monitoring.add_parser(commands, common, image_and_role)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.command == "monitor":
+        from launcher import monitoring
+
+        return monitoring.run(args)
     if args.command == "cleanup" and not (args.endpoint or args.model):
         raise LaunchError("cleanup needs --endpoint NAME or --model NAME")
     if args.local:

@@ -19,5 +19,8 @@ model=$(cd "$ml/model" && pwd)
 
 trap 'docker rm -f "$name" >/dev/null 2>&1 || true' EXIT
 echo "serve_local: $name on http://127.0.0.1:$port (model $model)" >&2
+# CAPTURE_DIR: the server writes SageMaker's capture format there itself (XGB_CAPTURE_DIR).
+capture=()
+[ -n "${CAPTURE_DIR:-}" ] && capture=(-e XGB_CAPTURE_DIR=/opt/ml/capture -v "$CAPTURE_DIR:/opt/ml/capture")
 docker run --rm --name "$name" -p "127.0.0.1:$port:8080" -v "$model:/opt/ml/model:ro" \
-    "$image" serve
+    "${capture[@]}" "$image" serve

@@ -31,9 +31,10 @@ fi
 
 # Debian tools used by tests and benchmarks (installed only where missing); mmdebstrap builds
 # the local base image where python:3.13-slim cannot be pulled, curl serves local_test/predict.sh,
-# docker-registry is the local registry that build_and_push.sh is tested against.
+# docker-registry is the local registry that build_and_push.sh is tested against, chromium draws
+# report.html in the evaluation tests.
 need=()
-for tool in ip:iproute2 wrk:wrk mmdebstrap:mmdebstrap curl:curl docker-registry:docker-registry nginx:nginx; do
+for tool in ip:iproute2 wrk:wrk mmdebstrap:mmdebstrap curl:curl docker-registry:docker-registry chromium:chromium nginx:nginx; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -1,4 +1,9 @@
-"""Evaluating a trained model on a channel: metrics as JSON, ROC curve and confusion matrix as PNG."""
+"""Evaluating a trained model on a channel: the metrics of a credit model review, as JSON.
+
+Every metric function is pure (arrays in, plain dicts out); ``write`` stores the report and
+its two stand-alone pictures (``figures``). Scores are probabilities of the positive class
+(the default, the "bad" outcome): higher is riskier.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,12 @@ from typing import Any
 
 import numpy as np
 import xgboost as xgb
-from matplotlib.figure import Figure
 from sklearn import metrics
 
-from .outputs import write_atomic, write_text_atomic
+from . import figures
+from .outputs import write_text_atomic
+
+DECILES = 10
 
 
 def is_binary(objective: str) -> bool:
@@ -97,6 +104,144 @@ def regression_report(y: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
     }
 
 
+def ks_statistic(y: np.ndarray, scores: np.ndarray) -> dict[str, float] | None:
+    """The Kolmogorov-Smirnov statistic: the largest TPR - FPR, and the score where it occurs."""
+    if len(np.unique(y)) < 2:
+        return None
+    fpr, tpr, thresholds = metrics.roc_curve(y, scores, drop_intermediate=False)
+    best = int(np.argmax(tpr - fpr))
+    return {"statistic": float(tpr[best] - fpr[best]), "score": float(thresholds[best])}
+
+
+def decile_bounds(n: int, bins: int = DECILES) -> np.ndarray:
+    """Start of each of ``bins`` near-equal slices of ``n`` ordered rows, then ``n``."""
+    return -(-(np.arange(bins + 1) * n) // bins)
+
+
+def gains_table(y: np.ndarray, scores: np.ndarray, bins: int = DECILES) -> list[dict[str, Any]]:
+    """One row per score decile, riskiest first: counts, bad rate, share of positives, lift."""
+    order = np.argsort(-scores, kind="stable")
+    y_sorted, s_sorted = y[order], scores[order]
+    total, rate = float(y.sum()), float(y.mean()) if len(y) else 0.0
+    bounds = decile_bounds(len(y), bins)
+    rows, captured = [], 0.0
+    for i in range(bins):
+        part, part_scores = y_sorted[bounds[i] : bounds[i + 1]], s_sorted[bounds[i] : bounds[i + 1]]
+        if part.size == 0:
+            continue
+        positives = float(part.sum())
+        captured += positives
+        bad_rate = positives / part.size
+        rows.append(
+            {
+                "decile": i + 1,
+                "count": int(part.size),
+                "positives": int(positives),
+                "min_score": float(part_scores.min()),
+                "max_score": float(part_scores.max()),
+                "bad_rate": bad_rate,
+                "cumulative_capture": captured / total if total else None,
+                "lift": bad_rate / rate if rate else None,
+            }
+        )
+    return rows
+
+
+def calibration_table(
+    y: np.ndarray, scores: np.ndarray, bins: int = DECILES
+) -> list[dict[str, Any]]:
+    """Mean score against the observed default rate in ``bins`` score-quantile bins."""
+    edges = np.quantile(scores, np.linspace(0, 1, bins + 1))
+    ids = np.searchsorted(edges[1:-1], scores)
+    rows = []
+    for i in range(bins):
+        inside = ids == i
+        if inside.any():
+            rows.append(
+                {
+                    "bin": i + 1,
+                    "count": int(inside.sum()),
+                    "mean_score": float(scores[inside].mean()),
+                    "observed_rate": float(y[inside].mean()),
+                }
+            )
+    return rows
+
+
+def psi(expected: np.ndarray, actual: np.ndarray, bins: int = DECILES) -> dict[str, Any]:
+    """Population stability index of ``actual`` against ``expected`` (train) scores.
+
+    Bins are the deciles of ``expected``; a bin's share is floored at 1e-4 so that an empty
+    bin counts as a large shift instead of dividing by zero.
+    """
+    edges = np.unique(np.quantile(expected, np.linspace(0, 1, bins + 1)))[1:-1]
+    floor = 1e-4
+    e = np.bincount(np.searchsorted(edges, expected, side="right"), minlength=edges.size + 1)
+    a = np.bincount(np.searchsorted(edges, actual, side="right"), minlength=edges.size + 1)
+    e_share = np.maximum(e / max(len(expected), 1), floor)
+    a_share = np.maximum(a / max(len(actual), 1), floor)
+    value = float(np.sum((a_share - e_share) * np.log(a_share / e_share)))
+    verdict = "stable" if value < 0.1 else "moderate shift" if value < 0.25 else "major shift"
+    return {
+        "value": value,
+        "verdict": verdict,
+        "edges": [float(x) for x in edges],
+        "expected_share": [float(x) for x in e / max(len(expected), 1)],
+        "actual_share": [float(x) for x in a / max(len(actual), 1)],
+    }
+
+
+def credit_report(
+    y: np.ndarray, scores: np.ndarray, train_scores: np.ndarray | None
+) -> dict[str, Any]:
+    """KS, Gini, gains, Brier score, calibration and score stability of a binary model."""
+    both = len(np.unique(y)) == 2
+    report: dict[str, Any] = {
+        "ks": ks_statistic(y, scores),
+        "gini": 2 * float(metrics.roc_auc_score(y, scores)) - 1 if both else None,
+        "gains": gains_table(y, scores),
+        "brier": float(np.mean((scores - y) ** 2)),
+        "calibration": calibration_table(y, scores),
+    }
+    if train_scores is not None and len(train_scores):
+        report["score_psi"] = psi(train_scores, scores)
+    return report
+
+
+def shap_importance(contributions: np.ndarray, names: list[str]) -> dict[str, float]:
+    """Mean absolute SHAP value per feature, largest first (bias column dropped; for a
+    multi-class model, averaged over the classes too)."""
+    values = np.abs(contributions[..., :-1])
+    mean = values.reshape(-1, values.shape[-1]).mean(axis=0)
+    order = np.argsort(-mean, kind="stable")
+    return {names[j]: float(mean[j]) for j in order}
+
+
+def objective_advice(
+    objective: str, num_class: int, labels: np.ndarray, classes: list[str] | None
+) -> dict[str, Any] | None:
+    """Advice when a multi-class objective is given a label with fewer classes than it trains."""
+    if not is_multiclass(objective):
+        return None
+    present = sorted({int(v) for v in np.unique(labels)})
+    if num_class <= len(present):
+        return None
+    names = [classes[i] if classes and i < len(classes) else str(i) for i in present]
+    text = (
+        f"objective {objective} with num_class={num_class} trains {num_class} classes, but the "
+        f"label has {len(present)}: {', '.join(names)}."
+    )
+    if len(present) == 2:
+        text += (
+            " Use objective=binary:logistic: it gives a probability of default per applicant, "
+            "ROC AUC, KS, Gini, gains and calibration tables, a decision threshold and "
+            "adverse-action reasons."
+        )
+    else:
+        text += f" Set num_class={len(present)}."
+    return {"message": text, "classes_found": names, "num_class": num_class}
+
+
 def class_names(classes: list[str] | None, count: int) -> list[str]:
     return list(classes) if classes and len(classes) == count else [str(i) for i in range(count)]
 
@@ -107,13 +252,18 @@ def evaluate(
     objective: str,
     threshold: float,
     classes: list[str] | None,
+    train_scores: np.ndarray | None = None,
 ) -> tuple[dict[str, Any], np.ndarray]:
-    """The evaluation report of one channel and the scores it was computed from."""
+    """The evaluation report of one channel and the scores it was computed from.
+
+    ``train_scores`` (the model's scores of the train channel) gives the score PSI.
+    """
     y = matrix.get_label()
     scores = probabilities(booster, matrix, objective)
     report: dict[str, Any] = {"rows": int(len(y)), "objective": objective}
     if is_binary(objective):
         report.update(binary_report(y.astype(int), scores, threshold))
+        report.update(credit_report(y.astype(int), scores, train_scores))
     elif is_multiclass(objective):
         count = scores.shape[1] if scores.ndim == 2 else int(max(y.max(), scores.max())) + 1
         names = class_names(classes, count)
@@ -124,46 +274,6 @@ def evaluate(
     gain = booster.get_score(importance_type="gain")
     report["feature_importance_gain"] = dict(sorted(gain.items(), key=lambda kv: -kv[1]))
     return report, scores
-
-
-def roc_figure(y: np.ndarray, scores: np.ndarray, channel: str) -> Figure:
-    fpr, tpr, _ = metrics.roc_curve(y, scores)
-    auc = metrics.auc(fpr, tpr)
-    fig = Figure(figsize=(5, 5), dpi=100)
-    ax = fig.add_subplot()
-    ax.plot(fpr, tpr, label=f"model (AUC = {auc:.3f})", linewidth=2)
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
-    ax.set(
-        xlabel="false positive rate",
-        ylabel="true positive rate",
-        title=f"ROC curve: {channel}",
-        xlim=(0, 1),
-        ylim=(0, 1.01),
-    )
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    return fig
-
-
-def confusion_figure(matrix: np.ndarray, names: list[str], title: str) -> Figure:
-    fig = Figure(figsize=(5, 4.5), dpi=100)
-    ax = fig.add_subplot()
-    image = ax.imshow(matrix, cmap="Blues")
-    fig.colorbar(image, ax=ax)
-    ticks = range(len(names))
-    ax.set_xticks(ticks, names)
-    ax.set_yticks(ticks, names)
-    ax.set(xlabel="predicted", ylabel="actual", title=title)
-    limit = matrix.max() / 2 if matrix.size else 0
-    for (i, j), count in np.ndenumerate(matrix):
-        color = "white" if count > limit else "black"
-        ax.text(j, i, str(count), ha="center", va="center", color=color, fontsize=12)
-    fig.tight_layout()
-    return fig
-
-
-def save_figure(fig: Figure, path: Path) -> None:
-    write_atomic(path, lambda tmp: fig.savefig(tmp, format="png"))
 
 
 def write(
@@ -182,15 +292,15 @@ def write(
     if is_binary(objective):
         if report["roc_auc"] is not None:
             paths.append(folder / f"roc-curve-{channel}.png")
-            save_figure(roc_figure(y, scores, channel), paths[-1])
+            figures.save(figures.roc(y, scores, channel), paths[-1])
         key = "at_decision_threshold" if "at_decision_threshold" in report else "at_threshold_0.5"
         cm = report[key]["confusion_matrix"]
         counts = np.array([[cm["tn"], cm["fp"]], [cm["fn"], cm["tp"]]])
         title = f"{channel}, threshold {report[key]['threshold']:.3g}"
         paths.append(folder / f"confusion-matrix-{channel}.png")
-        save_figure(confusion_figure(counts, class_names(classes, 2), title), paths[-1])
+        figures.save(figures.confusion(counts, class_names(classes, 2), title), paths[-1])
     elif is_multiclass(objective):
         counts = np.array(report["confusion_matrix"])
         paths.append(folder / f"confusion-matrix-{channel}.png")
-        save_figure(confusion_figure(counts, report["classes"], channel), paths[-1])
+        figures.save(figures.confusion(counts, report["classes"], channel), paths[-1])
     return paths

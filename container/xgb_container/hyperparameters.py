@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 
+from .bias import Protected, parse_columns
 from .errors import UserError
 
 TRUE = ("1", "true", "yes")
@@ -65,6 +66,14 @@ def _threshold(text: str) -> float | str:
     return value
 
 
+def _names(text: str) -> tuple[str, ...]:
+    """comma-separated column names"""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise ValueError("must name at least one column")
+    return names
+
+
 # The container's own hyperparameters (not passed to XGBoost) and their parsers.
 OWN: dict[str, Callable[[str], Any]] = {
     "num_round": _int(1),
@@ -76,6 +85,8 @@ OWN: dict[str, Callable[[str], Any]] = {
     "decision_threshold": _threshold,
     "enable_categorical": _bool,
     "save_model_on_termination": _bool,
+    "protected_columns": parse_columns,
+    "exclude_columns": _names,
 }
 
 # XGBoost parameters whose value is a structure rather than a scalar.
@@ -96,6 +107,8 @@ class Hyperparameters:
     decision_threshold: float | str = 0.5
     enable_categorical: bool = True
     save_model_on_termination: bool = True
+    protected_columns: tuple[Protected, ...] = ()
+    exclude_columns: tuple[str, ...] = ()
 
 
 def parse(raw: dict[str, Any]) -> Hyperparameters:

@@ -21,7 +21,7 @@ from flask import Response, request
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from . import formats
+from . import capture, formats, reasons
 from .errors import UserError
 from .predictor import OUTPUTS, Model
 
@@ -133,6 +133,7 @@ class Served:
     @classmethod
     def load(cls, model_dir: Path, settings: Settings) -> Served:
         model = Model.load(model_dir)
+        capture.check(model.meta)  # XGB_CAPTURE_* settings refused at start
         schema = formats.Schema.from_metadata(model.meta)
         return cls(model, schema, output_fields(settings.output, model))
 
@@ -147,11 +148,13 @@ class Call:
     explain: bool
     attributes: dict[str, str] = field(default_factory=dict)
     raw_attributes: str | None = None
+    reasons: int = 0  # adverse-action reasons per row (``reasons=K`` in custom attributes)
+    inference_id: str | None = None
 
     @property
     def heavy(self) -> bool:
         """Asks for per-feature work (explanations, reasons): the lower row cap applies."""
-        return self.explain
+        return self.explain or self.reasons > 0
 
 
 @dataclass
@@ -160,6 +163,7 @@ class Prediction:
 
     out: dict[str, np.ndarray]
     rows: int
+    fields: tuple[str, ...]
     explanations: list[dict] | None = None
 
 
@@ -195,7 +199,11 @@ def negotiate(headers: Mapping[str, str], served: Served, settings: Settings) ->
         fields = output_fields(attributes["output"], served.model)
     explain = headers.get(EXPLANATIONS, attributes.get("explain"))
     wanted = explain is not None and explain.strip().lower() not in FALSE
-    return Call(content_type, accept, fields, wanted, attributes, raw_attributes)
+    count = reasons.requested(attributes.get(reasons.ATTRIBUTE))
+    inference_id = headers.get(capture.INFERENCE_ID)
+    return Call(
+        content_type, accept, fields, wanted, attributes, raw_attributes, count, inference_id
+    )
 
 
 def read_body(stream, length: int | None, settings: Settings) -> bytes:  # noqa: ANN001
@@ -231,7 +239,7 @@ def decode(body: bytes, call: Call, served: Served, settings: Settings) -> np.nd
     rows = formats.rows_over(body, call.content_type, cap)
     if rows is not None:
         setting = "SERVE_MAX_EXPLAIN_ROWS" if call.heavy else "SERVE_MAX_ROWS"
-        what = "rows with explanations" if call.heavy else "rows"
+        what = "rows with explanations or reasons" if call.heavy else "rows"
         raise TooLarge(f"the body holds {rows} rows; at most {cap} {what} per request ({setting})")
     return formats.decode(body, call.content_type, served.schema)
 
@@ -240,19 +248,22 @@ def predict(X: np.ndarray, call: Call, served: Served) -> Prediction:
     """The requested outputs (and explanations) for the rows of ``X``."""
     model = served.model
     out = model.predict(X, call.fields)
-    prediction = Prediction(out, len(X))
+    prediction = Prediction(out, len(X), call.fields)
     if call.explain:
         predicted = out["probabilities"].argmax(axis=1) if model.kind == "multiclass" else None
         contributions = model.contributions(X, predicted)
         prediction.explanations = formats.explain(contributions, list(served.schema.feature_names))
-    # Hook: adverse-action reasons (evaluation) go here, from X, call.attributes and out.
+    if call.reasons:  # adverse-action reasons (evaluation's reasons module)
+        prediction.out, prediction.fields = reasons.attach(
+            model, served.schema, X, out, call.fields, call.reasons
+        )
     return prediction
 
 
 def encode(prediction: Prediction, call: Call) -> bytes:
     """The response body in the negotiated type."""
     return formats.encode(
-        prediction.out, call.fields, prediction.rows, call.accept, prediction.explanations
+        prediction.out, prediction.fields, prediction.rows, call.accept, prediction.explanations
     )
 
 
@@ -263,7 +274,8 @@ def invoke(body: bytes, call: Call, served: Served, settings: Settings) -> bytes
         return formats.encode({}, call.fields, 0, call.accept)
     prediction = predict(X, call, served)
     payload = encode(prediction, call)
-    # Hook: data capture (monitoring) goes here, from body, call and payload.
+    meta = served.model.meta  # data capture (monitoring's capture module)
+    capture.record(meta, body, call.content_type, payload, call.accept, call.inference_id)
     return payload
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 
-from . import checkpoints, evaluation, formats, hyperparameters
+from . import baseline, checkpoints, evaluation, formats, hyperparameters, review
 from .callbacks import EarlyStop, RoundPrinter, resumed_state
 from .cpus import available_cpus
 from .distributed import Cluster
@@ -62,6 +62,7 @@ def load_channels(
             positive_label=hp.positive_label,
             csv_weights=hp.csv_weights,
             schema=schema,
+            exclude_columns=hp.exclude_columns,
         )
         if dataset is None:
             if name == "train" and not empty_train_ok:
@@ -110,6 +111,7 @@ def training_params(
     params = dict(hp.params)
     y = channels["train"].y
     check_labels(params, y)
+    review.preflight(hp, params, channels["train"])
     if cluster is not None and params.get("scale_pos_weight") == "auto":
         y = cluster.gather(y)  # the labels of every host
     resolve_auto(params, y)
@@ -255,23 +257,16 @@ def save_model(
 
 def write_evaluations(
     layout: Layout,
+    hp: Hyperparameters,
     booster: xgb.Booster,
     matrices: dict[str, xgb.DMatrix],
     objective: str,
     threshold: float,
-    classes: list[str] | None,
+    schema: formats.Schema,
 ) -> None:
-    """``output/data/evaluation-<channel>.json`` and pictures for validation and test."""
-    for channel in ("validation", "test"):
-        if channel not in matrices:
-            continue
-        report, scores = evaluation.evaluate(
-            booster, matrices[channel], objective, threshold, classes
-        )
-        y = matrices[channel].get_label()
-        evaluation.write(layout.output_data_dir, channel, report, y, scores, threshold, classes)
-        summary = {k: report[k] for k in ("roc_auc", "pr_auc", "accuracy", "rmse") if k in report}
-        print(f"Evaluation of {channel}: {summary}", flush=True)
+    """``output/data/evaluation-<channel>.json`` and pictures for validation and test, and
+    the model review report ``output/data/report.html``."""
+    review.write_all(layout, hp, booster, matrices, objective, threshold, schema)
 
 
 def train(layout: Layout, termination: Termination | None = None) -> xgb.Booster | None:
@@ -342,7 +337,8 @@ def _train(
     if result.stopped:
         print(f"Stopped by SIGTERM after {extra['num_boosted_rounds']} rounds", flush=True)
         return booster
-    write_evaluations(layout, booster, matrices, objective, threshold, schema.classes)
+    write_evaluations(layout, hp, booster, matrices, objective, threshold, schema)
+    baseline.write(layout, hp, booster, schema, threshold, objective)  # model/baseline/
     return booster
 
 

@@ -19,6 +19,7 @@ the cell rule (``cells``), the schema (``schema``, ``table``) and the files (``f
 
 from __future__ import annotations
 
+from . import capture, masking  # SageMaker capture files, ground truth, masking (monitoring)
 from .bodies import decode
 from .cells import MISSING
 from .channel import infer_schema, iter_chunks, load_channel
@@ -63,4 +64,6 @@ __all__ = [
     "parse_content_type",
     "media_type",
     "rows_over",
+    "capture",
+    "masking",
 ]

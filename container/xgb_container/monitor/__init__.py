@@ -1,0 +1,1 @@
+"""The ``monitor`` program: captured traffic against the training baseline."""
