@@ -132,7 +132,7 @@ def run_wrk(url: str, body: Path, content_type: str, connections: int, seconds: 
     for _ in range(REPEATS):
         cpu = tree_cpu(pid)
         out = subprocess.run(
-            [*base[:3], f"-d{seconds / REPEATS:g}s", *base[3:]],
+            [*base[:3], f"-d{max(1, round(seconds / REPEATS))}s", *base[3:]],
             env=env,
             capture_output=True,
             text=True,
