@@ -31,6 +31,11 @@ RUN /opt/venv/bin/python -m compileall -q /opt/program
 
 FROM ${BASE_IMAGE}
 ARG VARIANT=cpu
+# nginx buffers requests in front of gunicorn (serve supervises both). The local base
+# (local_test/base_image.sh) has Debian's package already; another base gets it here.
+RUN command -v nginx >/dev/null || { apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx \
+    && rm -rf /var/lib/apt/lists/*; }
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/program /opt/program
 ENV PATH=/opt/venv/bin:$PATH \

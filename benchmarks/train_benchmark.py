@@ -1,28 +1,24 @@
-"""Container training (parsing included) against plain ``xgboost.train``, same parameters.
+"""Container training against XGBoost's own CSV reader: peak memory and wall time.
 
-Data: the Taiwan credit-card default table (30,000 rows, 23 features), split 80/20 into
-train and validation channels as SageMaker CSV (label first, no header).
+A generated CSV (label first, then ``cols`` features written as ``+d.ddd``; 3,000,000 x 40
+is about 850 MB) is trained on twice with the same parameters, each run a separate
+process whose peak resident memory comes from ``wait4``:
 
-- plain: ``xgboost.train`` on arrays already in memory (DMatrix construction included),
-  with the same parameters and evaluation sets;
-- container job: ``xgb_container.training.train`` in this process: configs, CSV parsing,
-  training, model, metadata, evaluation JSON and PNGs;
-- container process: the whole ``python -m xgb_container train`` (adds interpreter
-  start-up and imports, a fixed cost of about two CPU seconds).
+- xgboost: ``DMatrix("file?format=csv&label_column=0")`` and ``xgboost.train``;
+- container: ``python -m xgb_container train`` on a SageMaker-shaped folder holding the
+  same file as its train channel (streamed into a ``QuantileDMatrix`` for hist).
 
-One run each. Wall-clock and CPU time (user + system) are printed; the ratio is taken on
-CPU time with ``nthread=1`` by default, because on a shared machine wall time mostly
-measures the neighbours. Usage:
-``.venv/bin/python benchmarks/train_benchmark.py [num_round [nthread]]``.
+Targets (issue #11): container peak memory <= 0.6x and wall time <= 1.0x of XGBoost's.
+The machine's load average is printed with the figures: on a shared machine wall time
+also measures the neighbours. Not a test: CI never runs it. Usage:
+``.venv/bin/python benchmarks/train_benchmark.py [rows [cols [num_round [nthread]]]]``
+(defaults 3000000 40 50 2); ``XGB_BENCH_DIR`` keeps the generated file between runs.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -30,110 +26,128 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import xgboost as xgb
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "container"))
-from xgb_container import evaluation, training  # noqa: E402,F401 - imports are not job work
-from xgb_container.paths import Layout  # noqa: E402
+BLOCK = 100_000  # rows generated at a time
+WIDTH = 7  # bytes of one feature cell: ",+d.ddd"
 
-TAIWAN = ROOT / "tests" / "data" / "taiwan_default_of_credit_card_clients.csv.gz"
-LABEL = "default payment next month"
-
-
-def params(num_round: int, nthread: int) -> dict[str, str]:
-    return {
-        "objective": "binary:logistic",
-        "eval_metric": "auc",
-        "tree_method": "hist",
-        "max_depth": "6",
-        "eta": "0.05",
-        "seed": "0",
-        "nthread": str(nthread),
-        "num_round": str(num_round),
-    }
+XGBOOST_RUN = """
+import sys, xgboost as xgb
+path, params, rounds = sys.argv[1], eval(sys.argv[2]), int(sys.argv[3])
+dtrain = xgb.DMatrix(path + "?format=csv&label_column=0")
+xgb.train(params, dtrain, num_boost_round=rounds).save_model(sys.argv[4])
+"""
 
 
-def prepare(base: Path, num_round: int, nthread: int) -> dict[str, np.ndarray]:
-    frame = pd.read_csv(TAIWAN).drop(columns=["ID"])
-    table = np.column_stack([frame.pop(LABEL).to_numpy(), frame.to_numpy()]).astype(np.float32)
-    rng = np.random.default_rng(0)
-    order = rng.permutation(len(table))
-    split = {"train": table[order[:24000]], "validation": table[order[24000:]]}
-    config = base / "input" / "config"
-    config.mkdir(parents=True)
-    (config / "hyperparameters.json").write_text(json.dumps(params(num_round, nthread)))
-    channels = {n: {"ContentType": "text/csv", "TrainingInputMode": "File"} for n in split}
-    (config / "inputdataconfig.json").write_text(json.dumps(channels))
-    for name, rows in split.items():
-        folder = base / "input" / "data" / name
-        folder.mkdir(parents=True)
-        pd.DataFrame(rows).to_csv(folder / f"{name}.csv", header=False, index=False)
-    return split
+def generate(path: Path, rows: int, cols: int, seed: int = 0) -> None:
+    """Write ``rows`` label-first rows of a learnable binary problem, fast (no formatting
+    calls: the digits are laid out as bytes)."""
+    rng = np.random.default_rng(seed)
+    with path.open("wb") as f:
+        for start in range(0, rows, BLOCK):
+            n = min(BLOCK, rows - start)
+            milli = rng.integers(-9999, 10000, size=(n, cols))
+            logit = (milli[:, 0] + 0.5 * milli[:, 1] - milli[:, 2]) / 4000
+            label = rng.random(n) < 1 / (1 + np.exp(-logit))
+            line = np.empty((n, 1 + cols * WIDTH + 1), np.uint8)
+            line[:, 0] = np.where(label, ord("1"), ord("0"))
+            digits = np.abs(milli)
+            cells = line[:, 1:-1].reshape(n, cols, WIDTH)
+            cells[:, :, 0] = ord(",")
+            cells[:, :, 1] = np.where(milli < 0, ord("-"), ord("+"))
+            cells[:, :, 2] = ord("0") + digits // 1000
+            cells[:, :, 3] = ord(".")
+            cells[:, :, 4] = ord("0") + digits // 100 % 10
+            cells[:, :, 5] = ord("0") + digits // 10 % 10
+            cells[:, :, 6] = ord("0") + digits % 10
+            line[:, -1] = ord("\n")
+            f.write(line.tobytes())
 
 
-def cpu_seconds(who: int) -> float:
-    usage = resource.getrusage(who)
-    return usage.ru_utime + usage.ru_stime
-
-
-def run_container(base: Path) -> tuple[float, float]:
-    """Wall and CPU seconds of the whole train program."""
-    env = dict(os.environ, SAGEMAKER_BASE_DIR=str(base), PYTHONPATH=str(ROOT / "container"))
-    cpu = cpu_seconds(resource.RUSAGE_CHILDREN)
+def measure(command: list[str], env: dict[str, str]) -> tuple[float, int]:
+    """Wall seconds and peak resident bytes of one process."""
     start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "xgb_container", "train"], env=env, capture_output=True, text=True
-    )
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"container training failed:\n{done.stderr}")
-    return elapsed, cpu_seconds(resource.RUSAGE_CHILDREN) - cpu
+    out, err = process.stdout.read(), process.stderr.read()  # type: ignore[union-attr]
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        sys.exit(f"{command[:3]} failed ({process.returncode}):\n{err.decode()[-3000:]}")
+    lines = [ln for ln in out.decode().splitlines() if ln.startswith("Training matrices")]
+    if lines:
+        print(f"  container: {lines[0]}")
+    return elapsed, usage.ru_maxrss * 1024
 
 
-def run_job(base: Path) -> tuple[float, float]:
-    """Wall and CPU seconds of the container's training job, in this process."""
-    cpu = cpu_seconds(resource.RUSAGE_SELF)
-    start = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):
-        training.train(Layout(base))
-    return time.perf_counter() - start, cpu_seconds(resource.RUSAGE_SELF) - cpu
-
-
-def run_plain(split: dict[str, np.ndarray], num_round: int, nthread: int) -> tuple[float, float]:
-    """Wall and CPU seconds of ``xgboost.train`` on arrays in memory."""
-    p = {k: v for k, v in params(num_round, nthread).items() if k != "num_round"}
-    cpu = cpu_seconds(resource.RUSAGE_SELF)
-    start = time.perf_counter()
-    dtrain = xgb.DMatrix(split["train"][:, 1:], label=split["train"][:, 0])
-    dvalid = xgb.DMatrix(split["validation"][:, 1:], label=split["validation"][:, 0])
-    with contextlib.redirect_stdout(io.StringIO()):
-        xgb.train(
-            p,
-            dtrain,
-            num_boost_round=num_round,
-            evals=[(dtrain, "train"), (dvalid, "validation")],
-            verbose_eval=True,
-        )
-    return time.perf_counter() - start, cpu_seconds(resource.RUSAGE_SELF) - cpu
+def container_job(base: Path, data: Path, params: dict[str, str], rounds: int) -> None:
+    config = base / "input" / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "hyperparameters.json").write_text(json.dumps({**params, "num_round": str(rounds)}))
+    channel = {"train": {"ContentType": "text/csv", "TrainingInputMode": "File"}}
+    (config / "inputdataconfig.json").write_text(json.dumps(channel))
+    (config / "resourceconfig.json").write_text(
+        json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]})
+    )
+    folder = base / "input" / "data" / "train"
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / "train.csv"
+    if not link.exists():
+        link.symlink_to(data)
 
 
 def main() -> None:
-    num_round = int(sys.argv[1]) if len(sys.argv) > 1 else 300
-    nthread = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    args = [int(a) for a in sys.argv[1:]]
+    rows, cols, rounds, nthread = args + [3_000_000, 40, 50, 2][len(args) :]
+    params = {
+        "objective": "binary:logistic",
+        "tree_method": "hist",
+        "max_depth": "6",
+        "eta": "0.1",
+        "seed": "0",
+        "nthread": str(nthread),
+    }
+    keep = os.environ.get("XGB_BENCH_DIR")
     with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp) / "ml"
-        split = prepare(base, num_round, nthread)
-        plain = run_plain(split, num_round, nthread)
-        job = run_job(base)
-        process = run_container(base)
-    print(f"Taiwan, {num_round} rounds, nthread={nthread}, xgboost {xgb.__version__}")
-    for name, (wall, cpu) in [("plain xgboost.train", plain), ("container job", job)]:
-        print(f"{name:20} wall {wall:7.2f} s, CPU {cpu:7.2f} s")
-    print(f"{'container process':20} wall {process[0]:7.2f} s, CPU {process[1]:7.2f} s")
-    print(f"ratio, container job / plain (CPU time): {job[1] / plain[1]:.3f}x")
-    print(f"ratio, container process / plain (CPU time): {process[1] / plain[1]:.3f}x")
+        work = Path(keep or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        data = work / f"bench-{rows}x{cols}.csv"
+        if not data.exists():
+            started = time.perf_counter()
+            generate(data, rows, cols)
+            print(f"generated {data} in {time.perf_counter() - started:.0f} s")
+        size = data.stat().st_size
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "container"))
+        load_before = os.getloadavg()
+        native = measure(
+            [
+                sys.executable,
+                "-c",
+                XGBOOST_RUN,
+                str(data),
+                repr(params),
+                str(rounds),
+                str(work / "m"),
+            ],
+            env,
+        )
+        base = work / "ml"
+        container_job(base, data, params, rounds)
+        ours = measure(
+            [sys.executable, "-m", "xgb_container", "train"],
+            dict(env, SAGEMAKER_BASE_DIR=str(base)),
+        )
+        load_after = os.getloadavg()
+    print(
+        f"{rows} x {cols} CSV ({size / 1e6:.0f} MB), {rounds} rounds, nthread={nthread}, "
+        f"{os.cpu_count()} CPUs"
+    )
+    print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min)")
+    for name, (wall, peak) in [("xgboost CSV reader", native), ("container train", ours)]:
+        print(f"{name:20} wall {wall:7.1f} s, peak RSS {peak / 1e6:7.0f} MB")
+    print(
+        f"ratio container / xgboost: memory {ours[1] / native[1]:.2f}x, wall {ours[0] / native[0]:.2f}x"
+    )
 
 
 if __name__ == "__main__":

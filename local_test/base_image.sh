@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 suite=trixie
-packages=python3,ca-certificates
+packages=python3,ca-certificates,nginx
 # Docs, man pages and translations are left out; licence files stay.
 dpkg_opts=(
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright'

@@ -27,7 +27,7 @@ want=$(sha256sum requirements/dev.txt | cut -d' ' -f1)
 # docker-registry is the local registry that build_and_push.sh is tested against, chromium draws
 # report.html in the evaluation tests.
 need=()
-for tool in ip:iproute2 wrk:wrk mmdebstrap:mmdebstrap curl:curl docker-registry:docker-registry chromium:chromium; do
+for tool in ip:iproute2 wrk:wrk mmdebstrap:mmdebstrap curl:curl docker-registry:docker-registry chromium:chromium nginx:nginx; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
 done
 if [ -x .venv/bin/python ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && [ ${#need[@]} -eq 0 ]; then

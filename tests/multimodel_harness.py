@@ -60,7 +60,7 @@ class Endpoint:
         )
 
     def workers(self) -> list[psutil.Process]:
-        return psutil.Process(self.server.proc.pid).children()
+        return self.server.worker_processes()  # gunicorn's workers, also behind nginx
 
     def worker_rss(self) -> dict[int, int]:
         return {p.pid: p.memory_info().rss for p in self.workers()}

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 import requests
 import xgboost as xgb
 from conftest import program_env
@@ -59,6 +60,29 @@ class Server:
                     return self
             time.sleep(0.05)
         raise TimeoutError(f"server not ready in {timeout} s:\n{self.log}")
+
+    def worker_processes(self) -> list[psutil.Process]:
+        """The gunicorn worker processes (behind nginx, the children of the forked master)."""
+        children = psutil.Process(self.proc.pid).children()
+        if any(c.name() == "nginx" for c in children):
+            (master,) = [c for c in children if c.name() != "nginx"]
+            return master.children()
+        return children
+
+    def front_end_processes(self) -> list[psutil.Process]:
+        """nginx's processes (none when gunicorn runs alone)."""
+        tree = psutil.Process(self.proc.pid).children(recursive=True)
+        return [p for p in tree if p.name() == "nginx"]
+
+    def holds(self, client: tuple[str, int]) -> bool:
+        """Whether a process of the server (nginx or a worker) has ``client``'s connection."""
+        for proc in psutil.Process(self.proc.pid).children(recursive=True):
+            try:
+                if any(c.raddr and tuple(c.raddr) == client for c in proc.net_connections()):
+                    return True
+            except psutil.NoSuchProcess:
+                continue
+        return False
 
     def invoke(self, body: bytes | str, content_type: str = "text/csv", **headers: str):
         headers = {"Content-Type": content_type, **headers}

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from xgb_container.distributed import Cluster, apply_schema, merge_schemas, slice_rows
+from xgb_container.distributed import Cluster
 from xgb_container.formats import Dataset, Schema
 from xgb_container.paths import Layout
+from xgb_container.rollcall import Plan
+from xgb_container.sharding import merge_schemas, slice_rows
 
 
 def dataset(rows: int) -> Dataset:
@@ -29,9 +31,6 @@ def test_hosts_agree_on_the_union_of_categories():
     )
     merged = merge_schemas([one, two])
     assert merged.categories == {"purpose": ["business", "car", "radio"]}
-    local = Dataset(np.array([[0.0], [1.0], [np.nan]], np.float32), np.zeros(3, np.float32), one)
-    recoded = apply_schema(local, merged)
-    assert recoded.X[:2, 0].tolist() == [1.0, 2.0] and np.isnan(recoded.X[2, 0])
 
 
 def test_text_classes_are_recoded_into_the_union():
@@ -39,8 +38,6 @@ def test_text_classes_are_recoded_into_the_union():
     two = Schema("csv-header", ["x"], ["q"], {}, "y", ["low", "none", "mid"])
     merged = merge_schemas([one, two])
     assert merged.classes == ["high", "low", "mid", "none"]
-    local = Dataset(np.zeros((3, 1), np.float32), np.array([0, 1, 2], np.float32), two)
-    assert apply_schema(local, merged).y.tolist() == [1.0, 3.0, 2.0]
 
 
 def test_positive_label_codes_stay_when_negative_names_differ():
@@ -48,8 +45,6 @@ def test_positive_label_codes_stay_when_negative_names_differ():
     two = Schema("csv-header", ["x"], ["q"], {}, "y", ["not bad", "bad"])
     merged = merge_schemas([one, two])
     assert merged.classes == ["not bad", "bad"]
-    local = Dataset(np.zeros((2, 1), np.float32), np.array([0, 1], np.float32), one)
-    assert apply_schema(local, merged).y.tolist() == [0.0, 1.0]
 
 
 def test_hosts_with_different_columns_are_refused():
@@ -61,7 +56,16 @@ def test_hosts_with_different_columns_are_refused():
 
 def test_one_host_is_its_own_coordinator(job):
     cluster = Cluster.from_layout(Layout(job.base))
-    assert cluster.is_coordinator and not cluster.distributed and cluster.world == 1
+    plan = cluster.join(None, [])
+    assert plan.is_coordinator and not plan.distributed and plan.world == 1 and not plan.leaves
+
+
+def test_plan_ranks_participants_in_order_and_names_who_leaves():
+    plan = Plan(["algo-1", "algo-2", "algo-3"], "algo-3", ["algo-2", "algo-3"])
+    assert (plan.rank, plan.world, plan.distributed) == (1, 2, True)
+    assert not plan.is_coordinator and not plan.leaves
+    gone = Plan(["algo-1", "algo-2"], "algo-1", ["algo-2"])
+    assert gone.leaves and gone.rank == -1 and not gone.is_coordinator
 
 
 def test_bad_port_setting_is_named(job):

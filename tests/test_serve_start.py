@@ -11,7 +11,6 @@ import socket
 import time
 
 import numpy as np
-import psutil
 import pytest
 import requests
 from serve_harness import Server, run_serve, save_model, train_numeric
@@ -99,7 +98,7 @@ def test_port_and_worker_count_from_the_environment(tmp_path):
     ).wait_ready()
     try:
         assert server.port == port
-        workers = psutil.Process(server.proc.pid).children()
+        workers = server.worker_processes()
         assert len(workers) == 3
         # Every forked worker predicts with the Booster it loaded after the fork.
         pids = {int(pid) for pid in re.findall(r"worker (\d+) loaded the model", server.log)}
@@ -114,11 +113,11 @@ def test_killed_worker_is_replaced(tmp_path):
     train_numeric(tmp_path / "ml", "binary:logistic")
     server = Server(tmp_path / "ml", tmp_path / "serve.log", workers=1).wait_ready()
     try:
-        (worker,) = psutil.Process(server.proc.pid).children()
+        (worker,) = server.worker_processes()
         worker.send_signal(signal.SIGKILL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            children = psutil.Process(server.proc.pid).children()
+            children = server.worker_processes()
             if (
                 children
                 and children[0].pid != worker.pid

@@ -15,8 +15,9 @@ import numpy as np
 import xgboost as xgb
 from conftest import TEST_DIR, Job, program_env
 from xgb_container import checkpoints, hyperparameters
+from xgb_container.matrices import to_dmatrix
 from xgb_container.paths import Layout
-from xgb_container.training import EXIT_TERMINATED, load_channels, to_dmatrix
+from xgb_container.training import EXIT_TERMINATED, load_channels
 
 PIPE_SIZE = 4096  # the child blocks on a full pipe, so it cannot run far ahead of the reader
 

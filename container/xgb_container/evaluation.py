@@ -260,6 +260,20 @@ def evaluate(
     """
     y = matrix.get_label()
     scores = probabilities(booster, matrix, objective)
+    return report(booster, y, scores, objective, threshold, classes, train_scores), scores
+
+
+def report(
+    booster: xgb.Booster,
+    y: np.ndarray,
+    scores: np.ndarray,
+    objective: str,
+    threshold: float,
+    classes: list[str] | None,
+    train_scores: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """The evaluation report of labels ``y`` and the model's ``scores`` (plain arrays, e.g.
+    gathered from every host: no feature matrix needed)."""
     report: dict[str, Any] = {"rows": int(len(y)), "objective": objective}
     if is_binary(objective):
         report.update(binary_report(y.astype(int), scores, threshold))
@@ -273,7 +287,7 @@ def evaluate(
         report.update(regression_report(y, scores))
     gain = booster.get_score(importance_type="gain")
     report["feature_importance_gain"] = dict(sorted(gain.items(), key=lambda kv: -kv[1]))
-    return report, scores
+    return report
 
 
 def write(

@@ -69,6 +69,13 @@ def _threshold(text: str) -> float | str:
     return value
 
 
+def _auto_or_bool(text: str) -> str:
+    """true, false or auto"""
+    if text.lower() == "auto":
+        return "auto"
+    return "true" if _bool(text) else "false"
+
+
 def _names(text: str) -> tuple[str, ...]:
     """comma-separated column names"""
     names = tuple(n.strip() for n in text.split(",") if n.strip())
@@ -90,6 +97,7 @@ OWN: dict[str, Callable[[str], Any]] = {
     "save_model_on_termination": _bool,
     "protected_columns": parse_columns,
     "exclude_columns": _names,
+    "external_memory": _auto_or_bool,  # streaming into ExtMemQuantileDMatrix (matrices.py)
 }
 
 # XGBoost parameters that decide which others apply (checked first, alone).
@@ -114,6 +122,7 @@ class Hyperparameters:
     save_model_on_termination: bool = True
     protected_columns: tuple[Protected, ...] = ()
     exclude_columns: tuple[str, ...] = ()
+    external_memory: str = "auto"
 
 
 def parse(raw: dict[str, Any]) -> Hyperparameters:

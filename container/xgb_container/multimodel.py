@@ -15,11 +15,11 @@ from pathlib import Path
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import Conflict, HTTPException, NotFound
 
-from .app import Served, Settings, answer
 from .errors import UserError
 from .modelfiles import confine
 from .paths import Layout
 from .registry import Entry, Loaded, Registry
+from .stages import Served, Settings, answer
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,63 @@ OUTPUTS = {
     "multiclass": ("probabilities", "predicted_label", "probability", "labels", "raw_scores"),
     "regression": ("predicted_score", "raw_score"),
 }
+
+
+class DensePredictor:
+    """``Booster.inplace_predict`` on a C-contiguous float32 matrix, without its per-call
+    work (input type dispatch, argument JSON, feature validation): the arguments are built
+    once, since the model's metadata already fixes the input layout. Falls back to
+    ``inplace_predict`` if XGBoost's C entry point is not where this version expects it."""
+
+    def __init__(self, booster: xgb.Booster, iteration_range: tuple[int, int]) -> None:
+        self.booster = booster
+        self.iteration_range = iteration_range
+        core = xgb.core
+        self.lib = getattr(getattr(core, "_LIB", None), "XGBoosterPredictFromDense", None)
+        self.check = getattr(core, "_check_call", None)
+        self.args = {
+            kind: json.dumps(
+                {
+                    "type": 1 if kind == "margin" else 0,
+                    "training": False,
+                    "iteration_begin": iteration_range[0],
+                    "iteration_end": iteration_range[1],
+                    "missing": float("nan"),
+                    "strict_shape": False,
+                    "cache_id": 0,
+                }
+            ).encode()
+            for kind in ("value", "margin")
+        }
+
+    def __call__(self, X: np.ndarray, kind: str = "value") -> np.ndarray:
+        if self.lib is None or self.check is None:
+            return self.booster.inplace_predict(
+                X, predict_type=kind, iteration_range=self.iteration_range, validate_features=False
+            )
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        interface = (
+            f'{{"data":[{X.ctypes.data},false],"shape":[{X.shape[0]},{X.shape[1]}],'
+            '"strides":null,"typestr":"<f4","version":3}'
+        ).encode()
+        shape = ctypes.POINTER(ctypes.c_uint64)()
+        dims = ctypes.c_uint64()
+        preds = ctypes.POINTER(ctypes.c_float)()
+        self.check(
+            self.lib(
+                self.booster.handle,
+                interface,
+                self.args[kind],
+                None,
+                ctypes.byref(shape),
+                ctypes.byref(dims),
+                ctypes.byref(preds),
+            )
+        )
+        out_shape = tuple(int(shape[i]) for i in range(dims.value))
+        size = math.prod(out_shape)
+        # The buffer belongs to the Booster and is reused by its next call: copy it out.
+        return np.ctypeslib.as_array(preds, (size,)).reshape(out_shape).copy()
 
 
 def _first_line(exc: Exception) -> str:
@@ -111,6 +170,7 @@ class Model:
         rounds = booster.num_boosted_rounds()
         best = meta.best_iteration
         self.iteration_range = (0, best + 1) if best is not None and best + 1 < rounds else (0, 0)
+        self.dense = DensePredictor(booster, self.iteration_range)
 
     @classmethod
     def load(cls, model_dir: Path) -> Model:
@@ -128,9 +188,7 @@ class Model:
         return cls(booster, meta, files.digest)
 
     def _values(self, X: np.ndarray, kind: str = "value") -> np.ndarray:
-        return self.booster.inplace_predict(
-            X, predict_type=kind, iteration_range=self.iteration_range, validate_features=False
-        )
+        return self.dense(X, kind)
 
     def predict(self, X: np.ndarray, fields: tuple[str, ...]) -> dict[str, np.ndarray]:
         """The requested output ``fields`` for each row of ``X`` (float32, one column per feature).

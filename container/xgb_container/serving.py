@@ -1,8 +1,12 @@
-"""The ``serve`` program: gunicorn worker processes running the Flask app.
+"""The ``serve`` program: nginx in front of gunicorn worker processes running the app.
 
-The master checks the model once and exits with a clear log line when it cannot be
-served; it never predicts. Each worker loads its own Booster after the fork (an XGBoost
-Booster used across fork can hang in OpenMP) and only then takes requests.
+The program checks the model once and exits with a clear log line when it cannot be
+served; it never predicts. With nginx (the image has it) it then supervises nginx and
+gunicorn (``frontend``); without it, it says so and runs gunicorn alone on the port. Each
+worker loads its own Booster after the fork (an XGBoost Booster used across fork can hang
+in OpenMP) and only then takes requests.
+
+``SERVE_FRONT_END=none`` runs gunicorn alone on the port even where nginx exists.
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import tempfile
+from pathlib import Path
 
 # One OpenMP thread per process, set before XGBoost (and so libgomp) loads. Workers are the
 # parallelism, and it keeps fork safe: with a larger OpenMP pool, merely loading a model in
@@ -19,6 +25,7 @@ os.environ["OMP_NUM_THREADS"] = "1"
 
 from gunicorn.app.base import BaseApplication  # noqa: E402
 
+from . import frontend  # noqa: E402
 from .app import Served, Settings, create_app  # noqa: E402
 from .cpus import available_cpus  # noqa: E402
 from .errors import UserError  # noqa: E402
@@ -86,10 +93,39 @@ class Server(BaseApplication):
         return create_app(served, self.settings)
 
 
+def front_end(options: dict[str, object], settings: Settings) -> frontend.FrontEnd:
+    """The front end's settings from the same variables as gunicorn's."""
+    host, _, port = str(options["bind"]).rpartition(":")
+    return frontend.FrontEnd(
+        host=host,
+        port=int(port),
+        max_body=settings.max_payload_bytes,
+        max_mb=settings.max_payload_mb,
+        timeout=int(options["timeout"]),
+        graceful=int(options["graceful_timeout"]),
+    )
+
+
+def _nginx() -> str | None:
+    """nginx when this process should start it; a one-line note when it cannot."""
+    if os.environ.get("SERVE_FRONT_END", "nginx").strip().lower() == "none":
+        log.info("SERVE_FRONT_END=none: gunicorn alone on the port, no buffering front end")
+        return None
+    found = frontend.find_nginx()
+    if found is None:
+        log.warning(
+            "nginx is not installed: gunicorn alone on the port (slow clients hold workers)"
+        )
+    return found
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     layout = Layout.from_env()
     multi = os.environ.get("SAGEMAKER_MULTI_MODEL", "").lower() == "true"
+    nginx = _nginx()
+    if nginx is not None:  # a SIGTERM during the model check waits for the supervisor
+        signal.pthread_sigmask(signal.SIG_BLOCK, frontend.SIGNALS)
     try:
         options = gunicorn_options()
         registry = tempfile.mkdtemp(prefix="xgb-models-") if multi else None
@@ -107,10 +143,17 @@ def main() -> int:
     except UserError as exc:
         log.error("cannot serve: %s", exc)
         return 1
-    master = os.getpid()
+    supervisor = os.getpid()
     try:
-        Server(layout, settings, options).run()
+        if nginx is None:
+            Server(layout, settings, options).run()
+            return 0
+
+        def serve_on(sock: Path) -> int:
+            Server(layout, settings, {**options, "bind": f"unix:{sock}"}).run()
+            return 0
+
+        return frontend.run(front_end(options, settings), nginx, serve_on)
     finally:
-        if registry and os.getpid() == master:  # workers leave through here too
+        if registry and os.getpid() == supervisor:  # workers leave through here too
             shutil.rmtree(registry, ignore_errors=True)
-    return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import traceback
@@ -12,20 +13,34 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 
-from . import baseline, checkpoints, evaluation, formats, hyperparameters, review
+from . import (
+    baseline,
+    checkpoints,
+    evaluation,
+    formats,
+    gpu,
+    hyperparameters,
+    matrices,
+    review,
+    sharding,
+)
 from .callbacks import EarlyStop, RoundPrinter, resumed_state
 from .cpus import available_cpus
 from .distributed import Cluster
 from .errors import UserError
 from .hyperparameters import Hyperparameters
+from .matrices import Channel, Source
 from .metadata import ModelMetadata
 from .outputs import remove_partials, write_atomic, write_text_atomic
 from .paths import Layout
+from .rollcall import Plan
+from .session import Session
 from .termination import Terminated, Termination
 
 log = logging.getLogger(__name__)
 
 CHANNELS = ("train", "validation", "test")
+SCRATCH = "scratch"  # under SAGEMAKER_BASE_DIR: spilled chunks and external-memory pages
 # A stop (StopTrainingJob, spot interruption, `docker stop`) that saved the model is a clean
 # end: SageMaker reports such a job as Stopped whatever the code, and `docker stop` users expect 0.
 EXIT_TERMINATED = 0
@@ -45,7 +60,7 @@ def load_channels(
     empty_train_ok: bool = False,
     schema: formats.Schema | None = None,
 ) -> dict[str, formats.Dataset]:
-    """Read train (required unless ``empty_train_ok``), validation and test channels.
+    """Read train (required unless ``empty_train_ok``), validation and test channels whole.
 
     ``schema`` (agreed by several hosts) is imposed on every channel, train included.
     """
@@ -105,15 +120,15 @@ def resolve_auto(params: dict[str, Any], y: np.ndarray) -> None:
 
 
 def training_params(
-    hp: Hyperparameters, channels: dict[str, formats.Dataset], cluster: Cluster | None = None
+    hp: Hyperparameters, channels: dict[str, Channel], session: Session | None = None
 ) -> dict[str, Any]:
     """XGBoost's parameters for this job, checked against the training labels."""
     params = dict(hp.params)
     y = channels["train"].y
     check_labels(params, y)
-    review.preflight(hp, params, channels["train"])
-    if cluster is not None and params.get("scale_pos_weight") == "auto":
-        y = cluster.gather(y)  # the labels of every host
+    review.preflight(hp, params, channels["train"])  # type: ignore[arg-type]
+    if session is not None and params.get("scale_pos_weight") == "auto":
+        y = session.gather(y)  # the labels of every host
     resolve_auto(params, y)
     if "nthread" not in params and "n_jobs" not in params:
         params["nthread"] = available_cpus()
@@ -128,35 +143,13 @@ def training_params(
     return params
 
 
-def to_dmatrix(dataset: formats.Dataset, hp: Hyperparameters) -> xgb.DMatrix:
-    """The channel as XGBoost's matrix, named and typed when the data has named columns.
-
-    Nameless formats (plain CSV, LibSVM) get XGBoost's default names ``f0, f1...``: the
-    same names, without the per-round cost of checking them in Python.
-    """
-    schema = dataset.schema
-    if not hp.enable_categorical and "c" in schema.feature_types:
-        text = schema.feature_names[schema.feature_types.index("c")]
-        raise UserError(f"column {text!r} holds text: it needs enable_categorical=true")
-    named = schema.input_format not in ("csv", "libsvm")
-    return xgb.DMatrix(
-        dataset.X,
-        label=dataset.y,
-        weight=dataset.weight,
-        feature_names=schema.feature_names if named else None,
-        feature_types=schema.feature_types if named else None,
-        enable_categorical=hp.enable_categorical,
-        nthread=-1,
-    )
-
-
 def fit(
     params: dict[str, Any],
     hp: Hyperparameters,
     matrices: dict[str, xgb.DMatrix],
     checkpoint_dir: Path | None = None,
     termination: Termination | None = None,
-    cluster: Cluster | None = None,
+    session: Session | None = None,
     schema: formats.Schema | None = None,
 ) -> Result:
     """Boost ``hp.num_round`` rounds, resuming from the newest checkpoint of this training.
@@ -166,8 +159,8 @@ def fit(
     """
     ident = checkpoints.identity(params, hp, matrices, schema) if checkpoint_dir else None
     start = checkpoints.load_newest(checkpoint_dir, ident) if checkpoint_dir else None
-    if cluster is not None:
-        start = cluster.share_booster(start)
+    if session is not None:
+        start = session.share_booster(start)
     done = start.num_boosted_rounds() if start else 0
     early = hp.early_stopping_rounds if "validation" in matrices else None
     remaining = max(0, hp.num_round - done)
@@ -180,7 +173,7 @@ def fit(
     if early:
         callbacks.append(EarlyStop(rounds=early, data_name="validation"))
     if termination:
-        callbacks.append(cluster.agreed_stop(termination) if cluster else termination)
+        callbacks.append(session.agreed_stop(termination) if session else termination)
     evals = [(matrices[n], n) for n in ("train", "validation") if n in matrices]
     try:
         booster = xgb.train(
@@ -212,15 +205,11 @@ def best_model(booster: xgb.Booster) -> tuple[xgb.Booster, int | None]:
     return booster, best_iteration
 
 
-def decision_threshold(
-    hp: Hyperparameters, booster: xgb.Booster, matrices: dict[str, xgb.DMatrix], objective: str
-) -> float:
+def decision_threshold(hp: Hyperparameters, scored: dict[str, Scored]) -> float:
     """The threshold recorded for serving; ``f1_best`` is found on the validation channel."""
     if hp.decision_threshold != "f1_best":
         return float(hp.decision_threshold)
-    matrix = matrices["validation"]
-    scores = evaluation.probabilities(booster, matrix, objective)
-    return evaluation.f1_best_threshold(matrix.get_label(), scores)
+    return evaluation.f1_best_threshold(*scored["validation"])
 
 
 def save_model(
@@ -255,18 +244,59 @@ def save_model(
     write_atomic(layout.metadata_file, meta.save)
 
 
+Scored = tuple[np.ndarray, np.ndarray]  # labels and scores of one channel, every host's rows
+
+
 def write_evaluations(
     layout: Layout,
     hp: Hyperparameters,
     booster: xgb.Booster,
-    matrices: dict[str, xgb.DMatrix],
+    channels: dict[str, Channel],
+    scored: dict[str, Scored],
     objective: str,
     threshold: float,
     schema: formats.Schema,
 ) -> None:
-    """``output/data/evaluation-<channel>.json`` and pictures for validation and test, and
-    the model review report ``output/data/report.html``."""
-    review.write_all(layout, hp, booster, matrices, objective, threshold, schema)
+    """``output/data/evaluation-<channel>.json`` and pictures for validation and test. One
+    host: the full review (``review.write_all``, report.html); several: the evaluation of
+    every host's gathered labels and scores."""
+    if not scored:
+        matrices_ = {name: c.matrix for name, c in channels.items()}
+        review.write_all(layout, hp, booster, matrices_, objective, threshold, schema)
+        return
+    for channel in ("validation", "test"):
+        if channel not in scored:
+            continue
+        y, scores = scored[channel]
+        report = evaluation.report(booster, y, scores, objective, threshold, schema.classes)
+        evaluation.write(
+            layout.output_data_dir, channel, report, y, scores, threshold, schema.classes
+        )
+        print(f"Evaluation of {channel}: {review.summary(report)}", flush=True)
+
+
+def train_schema(layout: Layout, hp: Hyperparameters, several: bool) -> formats.Schema | None:
+    """The train channel's schema from a first pass; None when this host has no rows."""
+    folder = layout.channel_dir("train")
+    content_type = (layout.input_data_config().get("train") or {}).get("ContentType")
+    schema = formats.infer_schema(folder, content_type, **matrices.read_options(hp))
+    if schema is None and not several:
+        state = "is empty" if folder.exists() else "is missing"
+        raise UserError(f"the train channel {folder} {state}: it needs at least one row")
+    return schema
+
+
+def channel_sources(layout: Layout, plan: Plan) -> list[Source]:
+    """Train, then the other channels the plan builds, each with this host's share."""
+    config = layout.input_data_config()
+    out = []
+    for name in ["train", *plan.channels]:
+        shard = None
+        if plan.distributed and sharding.is_replicated(config, name):
+            shard = sharding.Shard(plan.rank, plan.world)
+        content_type = (config.get(name) or {}).get("ContentType")
+        out.append(Source(name, layout.channel_dir(name), content_type, shard))
+    return out
 
 
 def train(layout: Layout, termination: Termination | None = None) -> xgb.Booster | None:
@@ -276,60 +306,117 @@ def train(layout: Layout, termination: Termination | None = None) -> xgb.Booster
     """
     hp = hyperparameters.parse(layout.hyperparameters())
     cluster = Cluster.from_layout(layout)
+    gpu.check(hp.params, cluster.hosts)
     try:
-        channels = load_channels(layout, hp, empty_train_ok=len(cluster.hosts) > 1)
-        joined = cluster.join(
-            channels,
-            layout.input_data_config(),
-            reload=lambda schema: load_channels(layout, hp, True, schema),
-        )
-        if joined is None:
+        schema = train_schema(layout, hp, cluster.several)
+        others = [n for n in CHANNELS[1:] if formats.channel_files(layout.channel_dir(n))]
+        plan = cluster.join(schema, others if schema is not None else [])
+        if plan.leaves:
             return None
-        return _train(layout, hp, joined, termination, cluster)
+        return _train(layout, hp, termination, cluster)
     finally:
         cluster.close()
+
+
+def build_matrices(
+    layout: Layout, hp: Hyperparameters, plan: Plan, session: Session, scratch: Path
+) -> dict[str, Channel]:
+    """This host's share of every channel as XGBoost matrices; the log says which path."""
+    assert plan.schema is not None
+    sources = channel_sources(layout, plan)
+    how = matrices.choose(hp, sources, scratch)
+    print(f"Training matrices: {how.describe()}", flush=True)
+    channels = matrices.build(how, sources, hp, plan.schema)
+    counts = session.counts(channels["train"].num_rows)
+    rows = ", ".join(f"{h}={c}" for h, c in zip(plan.participants, counts, strict=True))
+    log.info("train rows %s", rows)
+    if not plan.distributed:
+        # A channel whose files hold no rows is left out, as if it had no files.
+        channels = {n: c for n, c in channels.items() if n == "train" or c.num_rows}
+    if sum(counts) == 0:
+        raise UserError(f"the train channel {layout.channel_dir('train')} has no rows")
+    return channels
+
+
+def num_class(booster: xgb.Booster, objective: str) -> int:
+    """Columns of the model's scores: the classes for ``multi:softprob``, else none."""
+    if objective != "multi:softprob":
+        return 0
+    config = json.loads(booster.save_config())
+    return int(config["learner"]["learner_model_param"]["num_class"])
+
+
+def score(
+    booster: xgb.Booster, channels: dict[str, Channel], objective: str, session: Session
+) -> dict[str, Scored]:
+    """Labels and scores of validation and test, gathered from every participant."""
+    out = {}
+    for name in ("validation", "test"):
+        if name in channels:
+            scores = evaluation.probabilities(booster, channels[name].matrix, objective)
+            if channels[name].num_rows == 0:  # XGBoost answers (0, 0): one shape for all hosts
+                width = num_class(booster, objective)
+                scores = np.empty((0, width) if width else 0, np.float32)
+            out[name] = (session.gather(channels[name].y), session.gather(scores))
+            if session.distributed:
+                log.info("%s: %d rows from %d host(s)", name, len(out[name][0]), session.world)
+    return out
 
 
 def _train(
     layout: Layout,
     hp: Hyperparameters,
-    channels: dict[str, formats.Dataset],
     termination: Termination | None,
     cluster: Cluster,
 ) -> xgb.Booster:
-    with cluster.collective():
-        params = training_params(hp, channels, cluster)
-        matrices = {name: to_dmatrix(ds, hp) for name, ds in channels.items()}
+    plan = cluster.plan
+    assert plan is not None and plan.schema is not None
+    objective = str(hp.params.get("objective", "reg:squarederror"))
+    scratch_base = Path(layout.base) / SCRATCH
+    with cluster.collective() as session, matrices.scratch_folder(scratch_base) as scratch:
+        channels = build_matrices(layout, hp, plan, session, scratch)
+        params = training_params(hp, channels, session)
         if termination:
             termination.defer = True
-        checkpoint_dir = layout.checkpoint_dir() if cluster.is_coordinator else None
-        schema = channels["train"].schema
-        result = fit(params, hp, matrices, checkpoint_dir, termination, cluster, schema)
-        # Evaluation covers every host's rows: gathered here, used by the coordinator.
-        evaluated = [n for n in ("validation", "test") if n in channels and cluster.distributed]
-        gathered = {n: cluster.gather_dataset(channels[n]) for n in evaluated}
-    if not cluster.is_coordinator:
-        return result.booster
-    for name, dataset in gathered.items():
-        log.info("%s: %d rows from %d host(s)", name, dataset.num_rows, cluster.world)
-        matrices[name] = to_dmatrix(dataset, hp)
-    booster, best_iteration = best_model(result.booster)
+        checkpoint_dir = layout.checkpoint_dir() if plan.is_coordinator else None
+        train_matrices = {name: c.matrix for name, c in channels.items()}
+        result = fit(params, hp, train_matrices, checkpoint_dir, termination, session, plan.schema)
+        booster, best_iteration = best_model(result.booster)
+        scored = {} if result.stopped else score(booster, channels, objective, session)
+        if not plan.is_coordinator:
+            return result.booster
+        _finish(layout, hp, result, booster, best_iteration, params, channels, scored, plan)
+        return booster
+
+
+def _finish(
+    layout: Layout,
+    hp: Hyperparameters,
+    result: Result,
+    booster: xgb.Booster,
+    best_iteration: int | None,
+    params: dict[str, Any],
+    channels: dict[str, Channel],
+    scored: dict[str, Scored],
+    plan: Plan,
+) -> None:
+    """The coordinator's outputs: model, metadata, evaluation, baseline."""
+    assert plan.schema is not None
     objective = str(params.get("objective", "reg:squarederror"))
     if result.stopped and not hp.save_model_on_termination:
-        return booster
+        return
     threshold = 0.5
-    if evaluation.is_binary(objective):
-        threshold = decision_threshold(hp, booster, matrices, objective)
+    if evaluation.is_binary(objective) and not result.stopped:
+        threshold = decision_threshold(hp, scored)
     extra = {
         "num_boosted_rounds": result.booster.num_boosted_rounds(),
         "stopped_by_sigterm": result.stopped,
         "params": {k: v for k, v in params.items() if k != "nthread"},
     }
-    schema = channels["train"].schema
     save_model(
         layout,
         booster,
-        schema,
+        plan.schema,
         params,
         threshold=threshold,
         best_iteration=best_iteration,
@@ -337,10 +424,11 @@ def _train(
     )
     if result.stopped:
         print(f"Stopped by SIGTERM after {extra['num_boosted_rounds']} rounds", flush=True)
-        return booster
-    write_evaluations(layout, hp, booster, matrices, objective, threshold, schema)
-    baseline.write(layout, hp, booster, schema, threshold, objective)  # model/baseline/
-    return booster
+        return
+    if not plan.distributed:
+        scored = {}  # one host: the review predicts on the matrices itself
+    write_evaluations(layout, hp, booster, channels, scored, objective, threshold, plan.schema)
+    baseline.write(layout, hp, booster, plan.schema, threshold, objective)  # model/baseline/
 
 
 def fail(layout: Layout, reason: str, details: str = "") -> None:

@@ -37,6 +37,7 @@ from .content import (
     parse_content_type,
 )
 from .files import channel_files
+from .limits import rows_over
 from .response import encode, explain
 from .schema import Dataset, Schema
 
@@ -62,6 +63,7 @@ __all__ = [
     "load_channel",
     "parse_content_type",
     "media_type",
+    "rows_over",
     "capture",
     "masking",
 ]

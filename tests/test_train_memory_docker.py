@@ -1,0 +1,95 @@
+"""Training a CSV three times larger than the container's memory limit (`docker run --memory`).
+
+The train program reads the cgroup limit, finds the data will not fit, and trains through
+XGBoost's external memory with its pages on the job's volume. The file is generated in the
+test's temporary folder: 600 MB of CSV under a 200 MB limit.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+import xgboost as xgb
+from conftest import Job
+
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.slow,
+    # Measured 2026-12-01 (docs/streaming.md): the job picks external memory by itself, but
+    # building XGBoost 3.4's ExtMemQuantileDMatrix from 855,000 x 100 rows peaks at about
+    # 620 MB resident (as the in-memory QuantileDMatrix does), so the 200 MB container is
+    # killed. Not strict: the day it passes, the mark goes.
+    pytest.mark.xfail(reason="ExtMemQuantileDMatrix construction is not memory-bounded here"),
+]
+
+LIMIT_MB = 200
+COLS = 100  # wide rows: XGBoost's per-row arrays (gradients, partitions) stay small
+CELL = 7  # ",+d.ddd"
+
+
+def write_csv(path, megabytes: int, seed: int = 0) -> int:
+    """Label-first rows of a learnable problem, ``megabytes`` of text; the row count."""
+    rng = np.random.default_rng(seed)
+    width = 1 + COLS * CELL + 1
+    rows = megabytes * 1_000_000 // width
+    with path.open("wb") as f:
+        for start in range(0, rows, 20_000):
+            n = min(20_000, rows - start)
+            milli = rng.integers(-9999, 10000, size=(n, COLS))
+            label = (milli[:, 0] - milli[:, 1] + rng.normal(0, 3000, n)) > 0
+            line = np.empty((n, width), np.uint8)
+            line[:, 0] = np.where(label, ord("1"), ord("0"))
+            cells = line[:, 1:-1].reshape(n, COLS, CELL)
+            digits = np.abs(milli)
+            cells[:, :, 0] = ord(",")
+            cells[:, :, 1] = np.where(milli < 0, ord("-"), ord("+"))
+            cells[:, :, 2] = ord("0") + digits // 1000
+            cells[:, :, 3] = ord(".")
+            for i, power in enumerate((100, 10, 1)):
+                cells[:, :, 4 + i] = ord("0") + digits // power % 10
+            line[:, -1] = ord("\n")
+            f.write(line.tobytes())
+    return rows
+
+
+def test_csv_three_times_the_memory_limit_trains_with_external_memory(image, tmp_path):
+    job = Job(tmp_path / "ml")
+    job.write_config("resourceconfig", {"current_host": "algo-1", "hosts": ["algo-1"]})
+    data = job.channel("train") / "big.csv"
+    rows = write_csv(data, 3 * LIMIT_MB)
+    job.hyperparameters(num_round=8, objective="binary:logistic", max_depth=4, eta=0.3, seed=0)
+    done = subprocess.run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            f"--memory={LIMIT_MB}m",
+            f"--memory-swap={LIMIT_MB}m",
+            "--cpus=2",
+            "-v",
+            f"{job.base}:/opt/ml",
+            image,
+            "train",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, (
+        f"exit {done.returncode} (137: killed for memory)\n{output[-4000:]}"
+    )
+    assert data.stat().st_size >= 3 * LIMIT_MB * 1_000_000 * 0.99
+    assert "Training matrices: external (auto: about" in output, output[-3000:]
+    assert not any((job.base / "scratch").iterdir())  # the external-memory pages are gone
+    meta = json.loads((job.model_dir / "metadata.json").read_text())
+    assert meta["extra"]["num_boosted_rounds"] == 8
+    booster = xgb.Booster(model_file=str(job.model_dir / "xgboost-model"))
+    milli = np.random.default_rng(1).integers(-9999, 10000, size=(2000, COLS)) / 1000
+    label = milli[:, 0] - milli[:, 1] > 0
+    scores = booster.predict(xgb.DMatrix(milli.astype(np.float32)))
+    assert ((scores > 0.5) == label).mean() > 0.8  # it learnt the rows, all of them streamed
+    print(f"{rows} rows, {data.stat().st_size / 1e6:.0f} MB under --memory={LIMIT_MB}m")
