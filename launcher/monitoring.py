@@ -14,19 +14,16 @@ import io
 import json
 import sys
 import tarfile
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from . import options, values
+from . import options, specs, values
+from .aws import Aws
 from .errors import LaunchError
+from .monitor_requests import processing_request, schedule_request
 
 BASELINE_FILES = ("statistics.json", "constraints.json")
-PROCESSING = "/opt/ml/processing"
-CAPTURE_FORMAT = json.dumps(
-    {"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}}
-)
 # Error codes with which SageMaker refuses Model Monitor to an account that cannot use it.
 UNAVAILABLE = ("AccessDeniedException", "UnknownOperationException", "NotImplemented", "501")
 
@@ -35,6 +32,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
     """The subcommand's flags (the shared ones from ``options``)."""
     options.common(p)
     options.image_and_role(p)
+    options.security(p)
     p.add_argument("--endpoint", help="endpoint whose capture is monitored")
     p.add_argument(
         "--capture",
@@ -94,27 +92,6 @@ def baseline_from_tar(raw: bytes, where: str) -> dict[str, bytes]:
         raise LaunchError(f"{where} is not a tar archive: {exc}") from None
 
 
-def environment(args: argparse.Namespace, ground_truth: bool) -> dict[str, str]:
-    """The BYOC environment the monitor reads, for paths inside the processing container."""
-    env = {
-        "dataset_format": CAPTURE_FORMAT,
-        "dataset_source": f"{PROCESSING}/input/endpoint",
-        "output_path": f"{PROCESSING}/output",
-        "baseline_statistics": f"{PROCESSING}/baseline/statistics.json",
-        "baseline_constraints": f"{PROCESSING}/baseline/constraints.json",
-        "publish_cloudwatch_metrics": "Enabled" if args.cloudwatch else "Disabled",
-    }
-    if args.endpoint:
-        env["sagemaker_endpoint_name"] = args.endpoint
-    if args.start_time:
-        env["start_time"] = args.start_time
-    if args.end_time:
-        env["end_time"] = args.end_time
-    if ground_truth:
-        env["ground_truth_source"] = f"{PROCESSING}/groundtruth"
-    return env
-
-
 def print_violations(violations: list[dict[str, Any]], report: dict[str, Any] | None) -> None:
     if report:
         s = report["summary"]
@@ -128,8 +105,6 @@ def print_violations(violations: list[dict[str, Any]], report: dict[str, Any] | 
         print(f"{v['feature_name']}: {v['constraint_check_type']}: {v['description']}")
 
 
-
-
 # --- on SageMaker -----------------------------------------------------------------------
 
 
@@ -140,214 +115,154 @@ def _s3(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def capture_prefix(sm, endpoint: str) -> str:
+def capture_prefix(aws: Aws, endpoint: str) -> str:
     """Where the endpoint's data capture writes (its config's destination + endpoint name)."""
     import botocore.exceptions
 
+    if aws.dry_run:
+        return f"<DataCaptureConfig.DestinationS3Uri of endpoint {endpoint}>/{endpoint}/"
     try:
-        config_name = sm.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
-        config = sm.describe_endpoint_config(EndpointConfigName=config_name)
+        found = aws.call("sagemaker", "describe_endpoint", EndpointName=endpoint)
+        config = aws.call(
+            "sagemaker", "describe_endpoint_config", EndpointConfigName=found["EndpointConfigName"]
+        )
     except botocore.exceptions.ClientError:
         raise LaunchError(f"endpoint {endpoint} not found") from None
     capture = config.get("DataCaptureConfig") or {}
     if not capture.get("EnableCapture", True) or "DestinationS3Uri" not in capture:
-        raise LaunchError(f"endpoint {endpoint} has no data capture (deploy with --capture-percent N)")
+        raise LaunchError(
+            f"endpoint {endpoint} has no data capture (deploy with --capture-percent N)"
+        )
     return capture["DestinationS3Uri"].rstrip("/") + f"/{endpoint}/"
 
 
-def model_archive(aws, args: argparse.Namespace) -> dict[str, bytes]:
+def model_baseline(aws: Aws, args: argparse.Namespace) -> dict[str, bytes | None]:
+    """The baseline files of the model archive (with --dry-run only their names: a lookup)."""
     from .flow import model_data
 
     uri = model_data(aws, args)
+    if aws.dry_run:
+        print(f"baseline: {', '.join(BASELINE_FILES)} read from {uri} when sent", file=sys.stderr)
+        return dict.fromkeys(BASELINE_FILES)
     bucket, key = _s3(uri)
-    raw = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    raw = aws.call("s3", "get_object", Bucket=bucket, Key=key)["Body"].read()
     return baseline_from_tar(raw, uri)
 
 
-def processing_request(
-    name: str, args: argparse.Namespace, image: str, role: str, inputs: dict[str, str], output: str
-) -> dict[str, Any]:
-    """The CreateProcessingJob request: capture, baseline and ground truth in, reports out."""
-    local = {"endpoint": "input/endpoint", "baseline": "baseline", "groundtruth": "groundtruth"}
-    return {
-        "ProcessingJobName": name,
-        "RoleArn": role,
-        "AppSpecification": {"ImageUri": image, "ContainerArguments": ["monitor"]},
-        "ProcessingResources": {
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": args.instance_type,
-                "VolumeSizeInGB": 20,
-            }
-        },
-        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-        "ProcessingInputs": [
-            {
-                "InputName": kind,
-                "S3Input": {
-                    "S3Uri": uri,
-                    "LocalPath": f"{PROCESSING}/{local[kind]}",
-                    "S3DataType": "S3Prefix",
-                    "S3InputMode": "File",
-                    "S3DataDistributionType": "FullyReplicated",
-                },
-            }
-            for kind, uri in inputs.items()
-        ],
-        "ProcessingOutputConfig": {
-            "Outputs": [
-                {
-                    "OutputName": "monitoring_report",
-                    "S3Output": {
-                        "S3Uri": output,
-                        "LocalPath": f"{PROCESSING}/output",
-                        "S3UploadMode": "EndOfJob",
-                    },
-                }
-            ]
-        },
-        "Environment": environment(args, "groundtruth" in inputs),
-    }
-
-
-def schedule_request(
-    args: argparse.Namespace, image: str, role: str, baseline: str, output: str
-) -> dict[str, Any]:
-    """The CreateMonitoringSchedule request (Model Monitor sets the BYOC variables itself)."""
-    definition = {
-        "BaselineConfig": {
-            "ConstraintsResource": {"S3Uri": baseline + "constraints.json"},
-            "StatisticsResource": {"S3Uri": baseline + "statistics.json"},
-        },
-        "MonitoringInputs": [
-            {
-                "EndpointInput": {
-                    "EndpointName": args.endpoint,
-                    "LocalPath": f"{PROCESSING}/input/endpoint",
-                    "S3InputMode": "File",
-                    "S3DataDistributionType": "FullyReplicated",
-                }
-            }
-        ],
-        "MonitoringOutputConfig": {
-            "MonitoringOutputs": [
-                {
-                    "S3Output": {
-                        "S3Uri": output,
-                        "LocalPath": f"{PROCESSING}/output",
-                        "S3UploadMode": "EndOfJob",
-                    }
-                }
-            ]
-        },
-        "MonitoringResources": {
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": args.instance_type,
-                "VolumeSizeInGB": 20,
-            }
-        },
-        "MonitoringAppSpecification": {"ImageUri": image, "ContainerArguments": ["monitor"]},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 1800},
-        "Environment": {"publish_cloudwatch_metrics": "Enabled" if args.cloudwatch else "Disabled"},
-        "RoleArn": role,
-    }
-    return {
-        "MonitoringScheduleName": args.schedule,
-        "MonitoringScheduleConfig": {
-            "ScheduleConfig": {"ScheduleExpression": args.schedule_expression},
-            "MonitoringJobDefinition": definition,
-            "MonitoringType": "DataQuality",
-        },
-    }
-
-
-def _upload_baseline(aws, files: dict[str, bytes], bucket: str, prefix: str) -> str:
-    s3 = aws.client("s3")
+def _upload_baseline(
+    aws: Aws, files: dict[str, bytes | None], bucket: str, prefix: str, security: specs.Security
+) -> str:
+    """PutObject per baseline file, SSE-KMS with --kms-key; with --dry-run without the body."""
+    sse = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": security.kms_key}
     for name, raw in files.items():
-        s3.put_object(Bucket=bucket, Key=f"{prefix}/{name}", Body=raw)
+        key = f"{prefix}/{name}"
+        body = {} if raw is None else {"Body": raw}
+        extra = sse if security.kms_key else {}
+        aws.create(
+            f"s3://{bucket}/{key}", "s3", "put_object", Bucket=bucket, Key=key, **body, **extra
+        )
     return f"s3://{bucket}/{prefix}/"
 
 
-def _try_schedule(aws, request: dict[str, Any]) -> bool:
+def _try_schedule(aws: Aws, request: dict[str, Any]) -> bool:
     """Create the schedule; False (and why, on stderr) where Model Monitor is unavailable."""
     import botocore.exceptions
 
     from .aws import error_code, warn
 
+    name = request["MonitoringScheduleName"]
     try:
-        aws.client("sagemaker").create_monitoring_schedule(**request)
+        aws.create(
+            f"monitoring schedule {name}", "sagemaker", "create_monitoring_schedule", **request
+        )
     except botocore.exceptions.ClientError as exc:
         code = error_code(exc)
         message = str(exc)
         if code in UNAVAILABLE or "not available" in message or "no longer" in message:
             warn(f"Model Monitor is not available here ({code}); running a processing job instead")
             return False
-        raise LaunchError(
-            f"cannot create monitoring schedule {request['MonitoringScheduleName']}: {exc}"
-        ) from None
+        raise LaunchError(f"cannot create monitoring schedule {name}: {exc}") from None
     return True
 
 
-def run_remote(aws, args: argparse.Namespace) -> int:
-    sm = aws.client("sagemaker")
+def capture_source(aws: Aws, args: argparse.Namespace) -> str:
+    """The S3 capture prefix: ``--capture``, or the endpoint's (a placeholder with --dry-run)."""
     if args.capture:
-        capture = args.capture
-    elif args.endpoint:
-        capture = capture_prefix(sm, args.endpoint)
-    else:
-        raise LaunchError("monitor needs --endpoint NAME or --capture S3_PREFIX")
-    _s3(capture)
+        _s3(args.capture)
+        return args.capture
+    if args.endpoint:
+        return capture_prefix(aws, args.endpoint)
+    raise LaunchError("monitor needs --endpoint NAME or --capture S3_PREFIX")
+
+
+def run_remote(aws: Aws, args: argparse.Namespace) -> int:
+    security = specs.security(args)
+    capture = capture_source(aws, args)
+    if args.schedule and not args.endpoint:
+        raise LaunchError("--schedule needs --endpoint (Model Monitor reads its capture)")
+    if args.ground_truth:
+        _s3(args.ground_truth)
     name = values.check_name(args.job_name or values.unique_name("xgb-monitor"), "job name")
     bucket = args.bucket or aws.default_bucket
-    aws.ensure_bucket(bucket)
     image, role = aws.check_image(args.image), aws.check_role(args.role)
-    baseline = _upload_baseline(
-        aws, model_archive(aws, args), bucket, f"{args.prefix}/monitoring/{name}/baseline"
-    )
-    output = args.output or f"s3://{bucket}/{args.prefix}/monitoring/{name}/reports"
+    files = model_baseline(aws, args)
+    aws.ensure_bucket(bucket)
+    prefix = f"{args.prefix}/monitoring/{name}"
+    baseline = _upload_baseline(aws, files, bucket, f"{prefix}/baseline", security)
+    output = args.output or f"s3://{bucket}/{prefix}/reports"
     if args.schedule:
-        if not args.endpoint:
-            raise LaunchError("--schedule needs --endpoint (Model Monitor reads its capture)")
         if args.ground_truth:
             from .aws import warn
 
             warn("a schedule monitors data quality; --ground-truth is used by processing jobs")
-        if _try_schedule(aws, schedule_request(args, image, role, baseline, output)):
-            print(
-                f"monitoring schedule {args.schedule} created ({args.schedule_expression}); reports in {output}"
-            )
+        request = schedule_request(args, image, role, baseline, output, security)
+        if _try_schedule(aws, request):
+            if not aws.dry_run:
+                print(
+                    f"monitoring schedule {args.schedule} created ({args.schedule_expression}); "
+                    f"reports in {output}"
+                )
             return 0
     inputs = {"endpoint": capture, "baseline": baseline}
     if args.ground_truth:
-        _s3(args.ground_truth)
         inputs["groundtruth"] = args.ground_truth
-    sm.create_processing_job(**processing_request(name, args, image, role, inputs, output))
+    request = processing_request(name, args, image, role, inputs, output, security)
+    aws.create(f"processing job {name}", "sagemaker", "create_processing_job", **request)
     print(f"{name}: processing job created over {capture}", file=sys.stderr)
+    if aws.dry_run:
+        return 0
     if args.no_wait:
         print(name)
         return 0
+    return _follow(aws, name, output, args.poll)
+
+
+def _follow(aws: Aws, name: str, output: str, poll: float) -> int:
+    """Wait for the processing job; print its violations, or why it failed."""
     while True:
-        job = sm.describe_processing_job(ProcessingJobName=name)
+        job = aws.call("sagemaker", "describe_processing_job", ProcessingJobName=name)
         if job["ProcessingJobStatus"] in ("Completed", "Failed", "Stopped"):
             break
-        time.sleep(args.poll)
+        time.sleep(poll)
     if job["ProcessingJobStatus"] != "Completed":
         reason = job.get("FailureReason") or job.get("ExitMessage") or "no reason given"
-        print(
-            f"monitoring job {name} {job['ProcessingJobStatus'].lower()}: {reason}", file=sys.stderr
-        )
+        state = job["ProcessingJobStatus"].lower()
+        print(f"monitoring job {name} {state}: {reason}", file=sys.stderr)
         return 1
     return _print_s3_report(aws, output)
 
 
-def _print_s3_report(aws, output: str) -> int:
+def _print_s3_report(aws: Aws, output: str) -> int:
     import botocore.exceptions
 
     bucket, key = _s3(output.rstrip("/") + "/")
-    s3 = aws.client("s3")
+
+    def read(name: str) -> Any:
+        answer = aws.call("s3", "get_object", Bucket=bucket, Key=key + name)
+        return json.loads(answer["Body"].read())
+
     try:
-        raw = s3.get_object(Bucket=bucket, Key=key + "constraint_violations.json")["Body"].read()
+        violations = read("constraint_violations.json")["violations"]
     except botocore.exceptions.ClientError:
         print(
             f"the job completed but wrote no constraint_violations.json under {output}",
@@ -355,76 +270,18 @@ def _print_s3_report(aws, output: str) -> int:
         )
         return 1
     try:
-        report = json.loads(s3.get_object(Bucket=bucket, Key=key + "report.json")["Body"].read())
+        report = read("report.json")
     except botocore.exceptions.ClientError:
         report = None
-    print_violations(json.loads(raw)["violations"], report)
+    print_violations(violations, report)
     print(f"reports in {output}")
     return 0
-
-
-# --- on the local Docker engine ---------------------------------------------------------
 
 
 def run_local(args: argparse.Namespace) -> int:
-    from . import local
+    from .local import monitoring
 
-    if not args.capture or args.capture.startswith("s3://"):
-        raise LaunchError("monitor --local needs --capture FOLDER (a local capture folder)")
-    capture = Path(args.capture).resolve()
-    if not capture.is_dir():
-        raise LaunchError(f"capture folder {capture} does not exist")
-    if not args.model_data:
-        raise LaunchError("monitor --local needs --model-data (model folder or model.tar.gz)")
-    files = baseline_files(Path(args.model_data))
-    client = local.engine()
-    image = local.check_image(client, args.image)
-    work = Path(tempfile.mkdtemp(prefix="monitor-", dir=_ensure(args.local_dir)))
-    output = Path(args.output).resolve() if args.output else work / "reports"
-    output.mkdir(parents=True, exist_ok=True)
-    (work / "baseline").mkdir()
-    for name, raw in files.items():
-        (work / "baseline" / name).write_bytes(raw)
-    (work / "ml-output").mkdir()
-    volumes = {
-        str(capture): {"bind": f"{PROCESSING}/input/endpoint", "mode": "ro"},
-        str(work / "baseline"): {"bind": f"{PROCESSING}/baseline", "mode": "ro"},
-        str(output): {"bind": f"{PROCESSING}/output", "mode": "rw"},
-        str(work / "ml-output"): {"bind": "/opt/ml/output", "mode": "rw"},
-    }
-    if args.ground_truth:
-        truth = Path(args.ground_truth).resolve()
-        if not truth.is_dir():
-            raise LaunchError(f"ground-truth folder {truth} does not exist")
-        volumes[str(truth)] = {"bind": f"{PROCESSING}/groundtruth", "mode": "ro"}
-    env = environment(args, bool(args.ground_truth))
-    container = client.containers.run(
-        image,
-        ["monitor"],
-        detach=True,
-        labels={local.LABEL: "monitor"},
-        environment=env,
-        volumes=volumes,
-    )
-    try:
-        status = container.wait()["StatusCode"]
-        logs = container.logs().decode("utf-8", "replace")
-    finally:
-        container.remove(force=True)
-    if status != 0:
-        failure = work / "ml-output" / "failure"
-        reason = failure.read_text().splitlines()[0] if failure.exists() else logs.strip()[-500:]
-        print(f"monitor failed (exit {status}): {reason}", file=sys.stderr)
-        return 1
-    violations = json.loads((output / "constraint_violations.json").read_text())["violations"]
-    print_violations(violations, json.loads((output / "report.json").read_text()))
-    print(f"reports in {output}")
-    return 0
-
-
-def _ensure(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder.resolve()
+    return monitoring.run(args)
 
 
 def _command():  # noqa: ANN202 - a Command, built late: launcher.cli imports the modules

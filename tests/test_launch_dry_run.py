@@ -79,6 +79,9 @@ UPDATE_ARGS = ("update", "--endpoint", "credit", "--image", IMAGE, "--role", "Sa
 BATCH_ARGS = ("batch", "--image", IMAGE, "--role", "SageMakerRole", "--model-data", MODEL,
               "--input", "s3://bank/applicants/", "--content-type", "text/csv")  # fmt: skip
 REGISTER_ARGS = ("register", "--training-job", "credit-job", "--group", "credit", "--image", IMAGE)
+MONITOR_ARGS = ("monitor", "--image", IMAGE, "--role", "SageMakerRole", "--endpoint", "credit",
+                "--model-data", MODEL)  # fmt: skip
+SCHEDULE_ARGS = (*MONITOR_ARGS, "--schedule", "hourly")
 
 
 def test_bank_ready_training_prints_uploads_and_the_job(capsys):
@@ -122,6 +125,8 @@ def test_every_subcommand_that_calls_aws_has_a_valid_dry_run(capsys):
         "batch": (*BATCH_ARGS, "--kms-key", KEY),
         "register": REGISTER_ARGS,
         "cleanup": ("cleanup", "--endpoint", "credit", "--model", "old"),
+        "monitor": (*MONITOR_ARGS, "--kms-key", KEY, "--tags", "a=b", "--subnets", "subnet-1",
+                    "--security-groups", "sg-1", "--network-isolation", "--ground-truth", "s3://b/t/"),
     }  # fmt: skip
     names = {c.name for c in cli.commands()}
     assert names == set(runs), "a new subcommand needs its dry run here"
@@ -137,6 +142,52 @@ def test_every_subcommand_that_calls_aws_has_a_valid_dry_run(capsys):
         "DeleteModel",
     ]  # fmt: skip
     assert seen["register"] == ["PutObject", "CreateModelPackageGroup", "CreateModelPackage"]
+    assert seen["monitor"] == ["PutObject", "PutObject", "CreateProcessingJob"]
+
+
+def test_monitor_dry_run_names_its_lookups_and_uploads_no_body(capsys):
+    """The capture prefix and the model's baseline are lookups: placeholders, nothing read."""
+    argv = [*MONITOR_ARGS, "--training-job", "credit-job", "--model-data", "", "--job-name", "m-1",
+            "--kms-key", KEY, "--dry-run", "--region", "eu-west-1"]  # fmt: skip
+    assert cli.main(argv) == 0
+    out, err = capsys.readouterr()
+    lines = [json.loads(line) for line in out.splitlines()]
+    for line in lines:
+        validate(line)
+    uploads = [x["params"] for x in lines if x["operation"] == "PutObject"]
+    keys = [u["Key"] for u in uploads]
+    assert keys == [f"xgb-container/monitoring/m-1/baseline/{n}"
+                    for n in ("statistics.json", "constraints.json")]  # fmt: skip
+    assert all("Body" not in u and u["ServerSideEncryption"] == "aws:kms" for u in uploads)
+    job = last(lines, "CreateProcessingJob")
+    inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in job["ProcessingInputs"]}
+    assert inputs == {
+        "endpoint": "<DataCaptureConfig.DestinationS3Uri of endpoint credit>/credit/",
+        "baseline": "s3://sagemaker-eu-west-1-<ACCOUNT>/xgb-container/monitoring/m-1/baseline/",
+    }
+    assert "<S3ModelArtifacts of training job credit-job>" in err
+    schedule = dry(capsys, *SCHEDULE_ARGS, "--job-name", "m-1")
+    assert [x["operation"] for x in schedule] == [
+        "PutObject",
+        "PutObject",
+        "CreateMonitoringSchedule",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("--capture", "s3://bank/cap/", "--schedule", "hourly"), "--schedule needs --endpoint"),
+        (("--capture", "cap/folder"), "is not an S3 URI"),
+        (("--endpoint", "credit", "--ground-truth", "truth/"), "is not an S3 URI"),
+        ((), "monitor needs --endpoint NAME or --capture"),
+    ],
+)
+def test_monitor_refusals_come_before_any_request(capsys, argv, message):
+    base = ("monitor", "--image", IMAGE, "--role", "SageMakerRole", "--model-data", MODEL)
+    assert cli.main([*base, *argv, "--dry-run", "--region", "eu-west-1"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and message in err
 
 
 def test_the_validator_catches_a_malformed_request():
@@ -192,6 +243,9 @@ VARIANT = ("CreateEndpointConfig", "ProductionVariants", 0)
 BLUE_GREEN = ("UpdateEndpoint", "DeploymentConfig", "BlueGreenUpdatePolicy")
 ROUTING = (*BLUE_GREEN, "TrafficRoutingConfiguration")
 SCALING = ("PutScalingPolicy", "TargetTrackingScalingPolicyConfiguration")
+PROCESSING = "CreateProcessingJob"
+SCHEDULE = "CreateMonitoringSchedule"
+MONITOR_JOB = (SCHEDULE, "MonitoringScheduleConfig", "MonitoringJobDefinition")
 TAGS = [{"Key": "team", "Value": "credit-risk"}]
 VPC = {"SecurityGroupIds": ["sg-9"], "Subnets": ["subnet-9"]}
 
@@ -307,6 +361,38 @@ FLAGS = [
     (REGISTER_ARGS, ["--training-job", "job-9"], op("CreateModelPackage", "CustomerMetadataProperties", "TrainingJob"), "job-9"),
     (REGISTER_ARGS, ["--kms-key", KEY], op("PutObject", "SSEKMSKeyId"), KEY),
     (REGISTER_ARGS, ["--tags", "team=credit-risk"], op("CreateModelPackage", "Tags"), TAGS),
+    (MONITOR_ARGS, ["--capture", "s3://bank/cap/credit/"], op(PROCESSING, "ProcessingInputs", 0, "S3Input", "S3Uri"), "s3://bank/cap/credit/"),
+    (MONITOR_ARGS, ["--ground-truth", "s3://bank/truth/"], op(PROCESSING, "ProcessingInputs", 2, "S3Input", "S3Uri"), "s3://bank/truth/"),
+    (MONITOR_ARGS, ["--ground-truth", "s3://bank/truth/"], op(PROCESSING, "Environment", "ground_truth_source"), "/opt/ml/processing/groundtruth"),
+    (MONITOR_ARGS, ["--output", "s3://bank/reports/"], op(PROCESSING, "ProcessingOutputConfig", "Outputs", 0, "S3Output", "S3Uri"), "s3://bank/reports/"),
+    (MONITOR_ARGS, ["--start-time", "2026-11-30T09:00:00Z"], op(PROCESSING, "Environment", "start_time"), "2026-11-30T09:00:00Z"),
+    (MONITOR_ARGS, ["--end-time", "2026-11-30T10:00:00Z"], op(PROCESSING, "Environment", "end_time"), "2026-11-30T10:00:00Z"),
+    (MONITOR_ARGS, ["--cloudwatch"], op(PROCESSING, "Environment", "publish_cloudwatch_metrics"), "Enabled"),
+    (MONITOR_ARGS, ["--endpoint", "scoring"], op(PROCESSING, "Environment", "sagemaker_endpoint_name"), "scoring"),
+    (MONITOR_ARGS, ["--job-name", "monitor-7"], op(PROCESSING, "ProcessingJobName"), "monitor-7"),
+    (MONITOR_ARGS, ["--instance-type", "ml.c5.xlarge"], op(PROCESSING, "ProcessingResources", "ClusterConfig", "InstanceType"), "ml.c5.xlarge"),
+    (MONITOR_ARGS, ["--image", "other:2"], op(PROCESSING, "AppSpecification", "ImageUri"), "<ACCOUNT>.dkr.ecr.eu-west-1.amazonaws.com/other:2"),
+    (MONITOR_ARGS, ["--role", "arn:aws:iam::111122223333:role/Bank"], op(PROCESSING, "RoleArn"), "arn:aws:iam::111122223333:role/Bank"),
+    (MONITOR_ARGS, ["--bucket", "bank-ml"], op("PutObject", "Bucket"), "bank-ml"),
+    (MONITOR_ARGS, ["--prefix", "risk", "--job-name", "j"], op("PutObject", "Key"), "risk/monitoring/j/baseline/constraints.json"),
+    (MONITOR_ARGS, ["--kms-key", KEY], op("PutObject", "SSEKMSKeyId"), KEY),
+    (MONITOR_ARGS, ["--kms-key", KEY], op("PutObject", "ServerSideEncryption"), "aws:kms"),
+    (MONITOR_ARGS, ["--kms-key", KEY], op(PROCESSING, "ProcessingOutputConfig", "KmsKeyId"), KEY),
+    (MONITOR_ARGS, ["--kms-key", KEY], op(PROCESSING, "ProcessingResources", "ClusterConfig", "VolumeKmsKeyId"), KEY),
+    (MONITOR_ARGS, ["--subnets", "subnet-9", "--security-groups", "sg-9"], op(PROCESSING, "NetworkConfig", "VpcConfig"), VPC),
+    (MONITOR_ARGS, ["--network-isolation"], op(PROCESSING, "NetworkConfig", "EnableNetworkIsolation"), True),
+    (MONITOR_ARGS, ["--tags", "team=credit-risk"], op(PROCESSING, "Tags"), TAGS),
+    (MONITOR_ARGS, ["--schedule", "hourly"], op(SCHEDULE, "MonitoringScheduleName"), "hourly"),
+    (SCHEDULE_ARGS, ["--schedule-expression", "cron(0 6 ? * * *)"], op(SCHEDULE, "MonitoringScheduleConfig", "ScheduleConfig", "ScheduleExpression"), "cron(0 6 ? * * *)"),
+    (SCHEDULE_ARGS, ["--endpoint", "scoring"], op(*MONITOR_JOB, "MonitoringInputs", 0, "EndpointInput", "EndpointName"), "scoring"),
+    (SCHEDULE_ARGS, ["--output", "s3://bank/reports/"], op(*MONITOR_JOB, "MonitoringOutputConfig", "MonitoringOutputs", 0, "S3Output", "S3Uri"), "s3://bank/reports/"),
+    (SCHEDULE_ARGS, ["--cloudwatch"], op(*MONITOR_JOB, "Environment", "publish_cloudwatch_metrics"), "Enabled"),
+    (SCHEDULE_ARGS, ["--instance-type", "ml.c5.xlarge"], op(*MONITOR_JOB, "MonitoringResources", "ClusterConfig", "InstanceType"), "ml.c5.xlarge"),
+    (SCHEDULE_ARGS, ["--kms-key", KEY], op(*MONITOR_JOB, "MonitoringOutputConfig", "KmsKeyId"), KEY),
+    (SCHEDULE_ARGS, ["--kms-key", KEY], op(*MONITOR_JOB, "MonitoringResources", "ClusterConfig", "VolumeKmsKeyId"), KEY),
+    (SCHEDULE_ARGS, ["--subnets", "subnet-9", "--security-groups", "sg-9"], op(*MONITOR_JOB, "NetworkConfig", "VpcConfig"), VPC),
+    (SCHEDULE_ARGS, ["--network-isolation"], op(*MONITOR_JOB, "NetworkConfig", "EnableNetworkIsolation"), True),
+    (SCHEDULE_ARGS, ["--tags", "team=credit-risk"], op(SCHEDULE, "Tags"), TAGS),
     (("cleanup", "--endpoint", "credit"), ["--model", "m-1"], op("DeleteModel", "ModelName"), "m-1"),
     (("cleanup", "--model", "m-0"), ["--endpoint", "scoring"], op("DeleteEndpoint", "EndpointName"), "scoring"),
     (("invoke", "--endpoint", "credit", "--input", TRAIN + "/german_credit_train.csv", "--content-type", "text/csv"),

@@ -22,6 +22,7 @@ from emulators import ACCOUNT, REGION, ROOT_DIR, moto_server
 from monitor_harness import START, capture_line, capture_path
 
 from launcher import monitoring
+from launcher.aws import Aws
 
 LAUNCH = ROOT_DIR / "sagemaker_launch.py"
 REPO = "xgb-container"
@@ -180,6 +181,36 @@ def test_processing_job_over_the_endpoint_capture(moto, endpoint):
         assert uploaded == (endpoint / "baseline" / name).read_bytes()
 
 
+def test_sent_requests_carry_the_security_flags(moto, endpoint):
+    """Not only the dry run: what reaches AWS has the KMS key, VPC, isolation and tags."""
+    key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    moto.record()
+    done = launch(
+        moto, "monitor", "--image", IMAGE, "--role", ROLE_ARN, "--endpoint", "credit",
+        "--model-data", "s3://models/credit/model.tar.gz", "--job-name", "monitor-secure",
+        "--kms-key", key, "--subnets", "subnet-1", "--security-groups", "sg-1",
+        "--network-isolation", "--tags", "team=credit-risk", "--no-wait",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "monitor-secure"
+    (request,) = [r["json"] for r in moto.requests("CreateProcessingJob")]
+    assert request["ProcessingOutputConfig"]["KmsKeyId"] == key
+    assert request["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == key
+    assert request["NetworkConfig"] == {
+        "EnableNetworkIsolation": True,
+        "VpcConfig": {"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1"]},
+    }
+    assert request["Tags"] == [{"Key": "team", "Value": "credit-risk"}]
+    s3 = boto3.client("s3", **moto.client_kwargs())
+    bucket = f"sagemaker-{REGION}-{ACCOUNT}"
+    for name in ("statistics.json", "constraints.json"):
+        head = s3.head_object(
+            Bucket=bucket, Key=f"xgb-container/monitoring/monitor-secure/baseline/{name}"
+        )
+        assert head["ServerSideEncryption"] == "aws:kms"
+        assert head["SSEKMSKeyId"] == key
+
+
 def args(**values) -> argparse.Namespace:
     base = {
         "endpoint": "credit", "schedule": "hourly", "schedule_expression": "cron(0 * ? * * *)",
@@ -204,22 +235,21 @@ def test_schedule_request_is_valid_for_sagemaker_and_sent_as_is():
     assert definition["MonitoringAppSpecification"]["ContainerArguments"] == ["monitor"]
     assert definition["MonitoringInputs"][0]["EndpointInput"]["EndpointName"] == "credit"
 
-    class Aws:
-        def client(self, service):
-            return client
+    aws = Aws(boto3.Session(region_name=REGION), REGION, ACCOUNT)
+    aws.client = lambda service: client  # every request goes through Aws.call to this client
 
     with Stubber(client) as stub:
         stub.add_response(
             "create_monitoring_schedule", {"MonitoringScheduleArn": "arn:aws:sagemaker:x"}, request
         )
-        assert monitoring._try_schedule(Aws(), request) is True
+        assert monitoring._try_schedule(aws, request) is True
         stub.add_client_error(
             "create_monitoring_schedule", "AccessDeniedException", "not open", 400
         )
-        assert monitoring._try_schedule(Aws(), request) is False
+        assert monitoring._try_schedule(aws, request) is False
         stub.add_client_error("create_monitoring_schedule", "ValidationException", "bad role", 400)
         with pytest.raises(monitoring.LaunchError, match="bad role"):
-            monitoring._try_schedule(Aws(), request)
+            monitoring._try_schedule(aws, request)
 
 
 @pytest.mark.parametrize(
