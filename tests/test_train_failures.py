@@ -93,7 +93,7 @@ CASES = {
     non_binary_label: "objective binary:logistic needs labels 0 or 1, found 2",
     mismatched_features: "channel validation has 4 features but the train channel has 3",
     unknown_hyperparameter: "unknown hyperparameter 'max_dept'; did you mean 'max_depth'?",
-    invalid_hyperparameter: "hyperparameter refused by XGBoost: value 1.5 for Parameter subsample",
+    invalid_hyperparameter: "hyperparameter subsample='1.5' refused by XGBoost: value 1.5 for Parameter subsample",
     broken_gzip: "t.csv.gz: broken gzip file",
     header_without_label_column: "needs the hyperparameter label_column",
     missing_label: "row 2 has no label",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -31,3 +32,12 @@ def remove_partials(folder: Path) -> None:
     if folder.is_dir():
         for leftover in folder.glob(".*.tmp"):
             leftover.unlink(missing_ok=True)
+
+
+def write_failure(failure_file: Path, program: str, reason: str, details: str = "") -> None:
+    """Record why ``program`` failed in ``output/failure``: the reason first, one line, then
+    any details; the reason also goes to stderr."""
+    failure_file.parent.mkdir(parents=True, exist_ok=True)
+    text = reason.replace("\n", " ") + ("\n\n" + details if details else "") + "\n"
+    write_text_atomic(failure_file, text)
+    print(f"{program} failed: {reason}", file=sys.stderr, flush=True)

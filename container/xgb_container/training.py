@@ -31,7 +31,7 @@ from .errors import UserError
 from .hyperparameters import Hyperparameters
 from .matrices import Channel, Source
 from .metadata import ModelMetadata
-from .outputs import remove_partials, write_atomic, write_text_atomic
+from .outputs import remove_partials, write_atomic, write_failure
 from .paths import Layout
 from .rollcall import Plan
 from .session import Session
@@ -432,11 +432,8 @@ def _finish(
 
 
 def fail(layout: Layout, reason: str, details: str = "") -> None:
-    """Record why the job failed: the reason first, one line, then any details."""
-    layout.output_dir.mkdir(parents=True, exist_ok=True)
-    text = reason.replace("\n", " ") + ("\n\n" + details if details else "") + "\n"
-    write_text_atomic(layout.failure_file, text)
-    print(f"Training failed: {reason}", file=sys.stderr, flush=True)
+    """Record why the job failed (``output/failure``)."""
+    write_failure(layout.failure_file, "Training", reason, details)
 
 
 def main() -> int:

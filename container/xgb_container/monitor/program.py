@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import traceback
 
 from ..errors import UserError
-from ..outputs import write_text_atomic
+from ..outputs import write_failure, write_text_atomic
 from ..paths import Layout
 from . import checks, quality, report
 from .collect import collect
@@ -61,10 +60,8 @@ def write_json(path, doc) -> None:
 
 
 def fail(layout: Layout, reason: str, details: str = "") -> None:
-    layout.output_dir.mkdir(parents=True, exist_ok=True)
-    text = reason.replace("\n", " ") + ("\n\n" + details if details else "") + "\n"
-    write_text_atomic(layout.failure_file, text)
-    print(f"Monitoring failed: {reason}", file=sys.stderr, flush=True)
+    """Record why the job failed (``output/failure``)."""
+    write_failure(layout.failure_file, "Monitoring", reason, details)
 
 
 def main() -> int:
