@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import psutil
 import requests
 import xgboost as xgb
@@ -162,3 +163,20 @@ def train_numeric(
     )
     save_model(base, booster, meta)
     return booster, X
+
+
+def table_matrix(meta: dict, frame: pd.DataFrame) -> xgb.DMatrix:
+    """A raw table encoded here, independently of the package, from metadata.json's schema."""
+    columns = []
+    for name, kind in zip(meta["feature_names"], meta["feature_types"], strict=True):
+        if kind == "c":
+            codes = pd.Categorical(frame[name], categories=meta["categories"][name]).codes
+            columns.append(np.where(codes < 0, np.nan, codes))
+        else:
+            columns.append(frame[name].to_numpy(dtype=float))
+    return xgb.DMatrix(
+        np.column_stack(columns).astype(np.float32),
+        feature_names=meta["feature_names"],
+        feature_types=meta["feature_types"],
+        enable_categorical=True,
+    )

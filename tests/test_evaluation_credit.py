@@ -12,6 +12,7 @@ import pytest
 import xgboost as xgb
 from conftest import TEST_DIR, Job
 from scipy import stats
+from serve_harness import table_matrix
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss
 
@@ -50,19 +51,7 @@ def channel_frame(job: Job, channel: str) -> pd.DataFrame:
 def model_scores(job: Job, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, xgb.DMatrix]:
     """Labels and the model's own scores of a raw table, encoded here from metadata.json."""
     meta = json.loads((job.model_dir / "metadata.json").read_text())
-    columns = []
-    for name, kind in zip(meta["feature_names"], meta["feature_types"], strict=True):
-        if kind == "c":
-            codes = pd.Categorical(frame[name], categories=meta["categories"][name]).codes
-            columns.append(np.where(codes < 0, np.nan, codes))
-        else:
-            columns.append(frame[name].to_numpy(dtype=float))
-    matrix = xgb.DMatrix(
-        np.column_stack(columns).astype(np.float32),
-        feature_names=meta["feature_names"],
-        feature_types=meta["feature_types"],
-        enable_categorical=True,
-    )
+    matrix = table_matrix(meta, frame)
     booster = load_booster(job)
     y = (frame["creditability"] == "bad").to_numpy(dtype=int)
     return y, booster.predict(matrix), matrix

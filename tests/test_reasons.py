@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 from conftest import TEST_DIR
-from serve_harness import Server, load_booster, train_numeric
+from serve_harness import Server, load_booster, table_matrix, train_numeric
 from xgb_container import formats, reasons
 from xgb_container.errors import UserError
 
@@ -26,19 +26,7 @@ def expected(german_model):
     raw values of the table."""
     meta = json.loads((german_model / "metadata.json").read_text())
     frame = pd.read_csv(GERMAN_TEST)
-    columns = []
-    for name, kind in zip(meta["feature_names"], meta["feature_types"], strict=True):
-        if kind == "c":
-            codes = pd.Categorical(frame[name], categories=meta["categories"][name]).codes
-            columns.append(np.where(codes < 0, np.nan, codes))
-        else:
-            columns.append(frame[name].to_numpy(dtype=float))
-    matrix = xgb.DMatrix(
-        np.column_stack(columns).astype(np.float32),
-        feature_names=meta["feature_names"],
-        feature_types=meta["feature_types"],
-        enable_categorical=True,
-    )
+    matrix = table_matrix(meta, frame)
     shap = load_booster(german_model).predict(matrix, pred_contribs=True)
     return shap, frame, meta["feature_names"]
 
