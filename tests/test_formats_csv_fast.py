@@ -1,0 +1,151 @@
+"""The fast CSV request readers return exactly the careful reader's matrix, or leave the
+body to it: random bodies of nasty cells, line ends and widths, read both ways."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from xgb_container.errors import UserError
+from xgb_container.formats import Schema, encode
+from xgb_container.formats import csv as fcsv
+from xgb_container.formats import rows as rowlib
+
+# The careful reader casts 1e39 (a float64) to float32 infinity, which numpy warns of.
+pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+
+NASTY = [
+    *(" 1", "1 ", "\t2", "1e5", "1E-5", "1e+05", "1e", "e5", "nan", "NaN", "-nan", "-NAN"),
+    *("+nan", "inf", "-inf", "Infinity", "", "-0", "-00", "+0", "0", "1.", ".5", "-.5", "+3"),
+    *("+-3", "--1", "1-2", "1+2", ".", "+", "-", "0x10", "1_000", "\u0661\u0662", "\uff11"),
+    *("1e400", "-1e400", "1e-400", "3.4028236e38", "00012", "9223372036854775807"),
+    *("9223372036854775808", "-9223372036854775809", "99999999999999999999", '"1"', "a"),
+    *("f0", "f1", "1.5.2", "1e5.5", "0.1000000000000000055511151231257827", "1.e-3"),
+]
+CELLS = st.one_of(
+    st.sampled_from(NASTY),
+    st.integers(-(10**20), 10**20).map(str),
+    st.floats(width=32).map(repr),
+    st.floats(allow_nan=False, allow_infinity=False).map(lambda x: f"{x:.17g}"),
+    st.decimals(allow_nan=False, allow_infinity=False, places=4).map(str),
+)
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # a plain number
+MANY = fcsv.WHOLE_ROWS  # lines enough for the integer reader
+PLAIN = st.one_of(st.integers(-(10**6), 10**6).map(str), st.floats(-1e6, 1e6).map(repr))
+
+
+def careful(body: bytes, options: dict[str, str], schema: Schema) -> np.ndarray:
+    """The reference: the careful reader alone, as ``fcsv.decode`` calls it."""
+    text = rowlib.text(body)
+    if not text:
+        raise UserError("the body holds no rows")
+    return fcsv.careful(rowlib.lines(text), options.get("header"), schema)
+
+
+def outcome(read, body: bytes, options: dict[str, str], schema: Schema):  # noqa: ANN001, ANN201
+    try:
+        return read(body, options, schema)
+    except UserError as exc:
+        return f"UserError: {exc}"
+
+
+def same(fast, slow) -> bool:  # noqa: ANN001
+    """Equal outcomes: the same refusal, or matrices equal bit for bit (every NaN is the one
+    missing value, whatever its sign bit)."""
+    if isinstance(fast, str) or isinstance(slow, str):
+        return fast == slow
+    if fast.shape != slow.shape or fast.dtype != slow.dtype:
+        return False
+    nan = np.isnan(fast)
+    return bool((nan == np.isnan(slow)).all()) and np.array_equal(
+        fast[~nan].view(np.uint32), slow[~nan].view(np.uint32)
+    )
+
+
+@st.composite
+def bodies(draw, cells=CELLS):  # noqa: ANN001, ANN201
+    width = draw(st.integers(1, 4))
+    names = draw(st.sampled_from([[f"f{i}" for i in range(width)], [str(i) for i in range(width)]]))
+    schema = Schema("csv", names, ["q"] * width)
+    lines = []
+    for _ in range(draw(st.integers(1, 2 * fcsv.WHOLE_ROWS))):
+        cells_ = draw(st.lists(cells, min_size=width, max_size=width))
+        if draw(st.integers(0, 9)) == 0:  # a wrong width now and then
+            cells_ = cells_[:-1] if draw(st.booleans()) else [*cells_, "1"]
+        if draw(st.integers(0, 14)) == 0:
+            cells_ = [draw(st.sampled_from(["", " ", "\t"]))]  # a blank line
+        lines.append(",".join(cells_))
+    if draw(st.integers(0, 5)) == 0:
+        lines[0] = ",".join(names)  # a header
+    end = draw(st.sampled_from(["\n", "\n", "\r\n", "\r"]))
+    text = end.join(lines) + draw(st.sampled_from(["", "\n", "\r\n", "\n\n", " \n", "\n \t"]))
+    if draw(st.integers(0, 14)) == 0:
+        text = draw(st.sampled_from(["\n", " ", "\ufeff"])) + text
+    options = draw(st.sampled_from([{}, {}, {"header": "absent"}, {"header": "present"}]))
+    return text.encode(), options, schema
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bodies())
+@example((MANY * b"1,-0\n" + b"2,3", {}, Schema("csv", ["a", "b"], ["q", "q"])))
+@example((MANY * b"9223372036854775807,1\n", {}, Schema("csv", ["a", "b"], ["q", "q"])))
+@example((MANY * b"1152921573326323713\n", {}, Schema("csv", ["a"], ["q"])))  # 2**60+2**36+1
+@example((MANY * b"1\n" + b"\n2", {}, Schema("csv", ["a"], ["q"])))
+@example((b"1\n\n2", {}, Schema("csv", ["a"], ["q"])))
+@example((b"\n1", {}, Schema("csv", ["a"], ["q"])))
+@example((b"1,2\r\n3,4\r\n", {}, Schema("csv", ["a", "b"], ["q", "q"])))
+@example((b"0,1\n2,3", {}, Schema("csv", ["0", "1"], ["q", "q"])))
+def test_fast_readers_match_the_careful_reader(case):  # noqa: ANN001
+    body, options, schema = case
+    assert same(
+        outcome(fcsv.decode, body, options, schema), outcome(careful, body, options, schema)
+    )
+
+
+@settings(max_examples=500, deadline=None)
+@given(bodies(PLAIN))
+def test_plain_bodies_take_the_byte_reader(case):  # noqa: ANN001
+    """Bodies of plain numbers (without a header) are read from their bytes, not left over."""
+    body, options, schema = case
+    if options.get("header") == "present":  # decode never asks the byte reader then
+        return
+    headerless = options.get("header") == "absent"
+    text = body.decode().rstrip("\r\n\t ").replace("\r\n", "\n")
+    lines = text.split("\n")
+    plain = (
+        all(len(line.split(",")) == schema.count for line in lines)
+        and all(NUMBER.fullmatch(cell) for line in lines for cell in line.split(","))
+        and "\r" not in text
+        and not text.startswith(("\n", " ", "\ufeff"))
+        and (headerless or not fcsv._is_header(lines[0].split(","), schema))
+    )
+    X = fcsv._plain_request(body, schema, headerless)
+    assert (X is not None) == plain
+    if plain:
+        assert same(X, careful(body, options, schema))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"1,-0,3\n", b"-0,2,3", b"1,2,-00", b"-1,-0,-3"],
+)
+@pytest.mark.parametrize("rows", [1, fcsv.WHOLE_ROWS])
+def test_negative_zero_keeps_its_sign(body, rows):
+    """``float('-0')`` is negative zero; numpy's integer reader would make it zero."""
+    schema = Schema("csv", ["a", "b", "c"], ["q"] * 3)
+    body = b"\n".join([body.strip()] * rows)
+    X = fcsv.decode(body, {}, schema)
+    assert np.array_equal(X.view(np.uint32), careful(body, {}, schema).view(np.uint32))
+    assert np.signbit(X).sum() == body.count(b"-")
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.floats(width=32), min_size=1, max_size=50))
+def test_csv_answer_is_each_value_to_nine_digits(values):
+    """One format call for all rows writes what a per-row ``f"{v:.9g}"`` wrote."""
+    out = np.array(values, dtype=np.float32)
+    expected = "".join(f"{v:.9g}\n" for v in out.tolist()).encode()
+    assert encode({"probability": out}, ("probability",), len(out), "text/csv") == expected
