@@ -178,7 +178,7 @@ def first_rows(path: Path) -> pd.DataFrame | None:
 # Serving: request bodies.
 
 UNSIGNED_BYTES = b"0123456789+.eE"  # the bytes a plain number is written with, but "-"
-WHOLE_ROWS = 8  # from this many rows on, whole numbers are read as integers (faster)
+FEW_CELLS = 64  # up to this many cells, ``float`` of each; beyond, numpy's C readers
 
 
 def _is_header(cells: list[str], schema: Schema) -> bool:
@@ -220,26 +220,40 @@ def _whole_numbers(lines: list[str], minus: int, width: int) -> np.ndarray | Non
     return X.astype(np.float64).astype(np.float32)  # float() then float32, as the cell rule
 
 
+def _few_numbers(data: bytes, rows: int, width: int) -> np.ndarray | None:
+    """A few plain cells as the cell rule reads them: ``float`` of each (numpy's reader
+    costs more than it saves on a line or two)."""
+    try:
+        values = [float(cell) for cell in data.replace(b"\n", b",").split(b",")]
+    except ValueError:
+        return None
+    return np.array(values, dtype=np.float32).reshape(rows, width)
+
+
 def _plain_request(body: bytes, schema: Schema, headerless: bool) -> np.ndarray | None:
     """The matrix of a body of plain numbers only, checked on its bytes before any text
-    is made: ``schema.count`` cells a line, written with digits, signs, points and exponents, commas between
-    them, a newline (or CRLF) after each line but the last, line ends and blanks at the
-    end ignored. ``None`` for anything else (a blank line or cell, a space, a quote,
-    another byte, a header, a cell that is no number): the other readers take it."""
+    is made: ``schema.count`` cells a line, written with digits, signs, points and
+    exponents, commas between them, a newline (or CRLF) after each line but the last,
+    line ends and blanks at the end ignored. ``None`` for anything else (a blank line or
+    cell, a space, a quote, another byte, a header, a cell that is no number): the other
+    readers take it."""
     data = body.rstrip(b"\r\n\t ")
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n")
     signs = data.translate(None, UNSIGNED_BYTES)  # of plain lines: separators and minus signs
     separators = signs.replace(b"-", b"") if b"-" in signs else signs
-    line = b"," * (schema.count - 1)
-    rows = (len(separators) + 1) // schema.count
+    width = schema.count
+    line = b"," * (width - 1)
+    rows = (len(separators) + 1) // width
     if not data or separators != (line + b"\n") * (rows - 1) + line:
         return None
-    lines = data.decode("ascii").split("\n")
-    if not headerless and _is_header(lines[0].split(","), schema):
+    if not headerless and _is_header(data.split(b"\n", 1)[0].decode().split(","), schema):
         return None
-    if len(lines) >= WHOLE_ROWS and b"." not in data and b"e" not in data and b"E" not in data:
-        X = _whole_numbers(lines, len(signs) - len(separators), schema.count)
+    if rows * width <= FEW_CELLS:
+        return _few_numbers(data, rows, width)
+    lines = data.decode("ascii").split("\n")
+    if b"." not in data and b"e" not in data and b"E" not in data:
+        X = _whole_numbers(lines, len(signs) - len(separators), width)
         if X is not None:
             return X
     return numeric_request(lines, schema)
