@@ -178,6 +178,7 @@ def first_rows(path: Path) -> pd.DataFrame | None:
 # Serving: request bodies.
 
 UNSIGNED_BYTES = b"0123456789+.eE"  # the bytes a plain number is written with, but "-"
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 FEW_CELLS = 64  # up to this many cells, ``float`` of each; beyond, numpy's C readers
 
 
@@ -226,6 +227,8 @@ def _few_numbers(data: bytes, rows: int, width: int) -> np.ndarray | None:
     try:
         values = [float(cell) for cell in data.replace(b"\n", b",").split(b",")]
     except ValueError:
+        return None
+    if max(map(abs, values)) > FLOAT32_MAX:  # infinite as float32: the careful reader says so
         return None
     return np.array(values, dtype=np.float32).reshape(rows, width)
 
