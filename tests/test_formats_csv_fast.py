@@ -153,3 +153,28 @@ def test_csv_answer_is_each_value_to_nine_digits(values):
     out = np.array(values, dtype=np.float32)
     expected = "".join(f"{v:.9g}\n" for v in out.tolist()).encode()
     assert encode({"probability": out}, ("probability",), len(out), "text/csv") == expected
+
+
+@pytest.mark.parametrize(
+    ("rows", "reader"),
+    [(1, "_few_numbers"), (100, "_whole_numbers"), (100, "numeric_request")],
+)
+def test_each_size_of_plain_body_takes_its_fast_reader(rows, reader):
+    """A line of 23 numbers is read by ``float``, 100 lines of whole numbers by the integer
+    reader, 100 lines with decimals by the float reader: the speed is not lost unseen."""
+    rng = np.random.default_rng(rows)
+    values = rng.integers(-5000, 5000, (rows, 23)).astype(float)
+    if reader == "numeric_request":
+        values /= 8
+    body = "\n".join(",".join(f"{v:g}" for v in row) for row in values.tolist()).encode()
+    schema = Schema("csv", [f"f{i}" for i in range(23)], ["q"] * 23)
+    real, returned = getattr(fcsv, reader), []
+
+    def record(*args):  # noqa: ANN002, ANN202
+        returned.append(real(*args))
+        return returned[-1]
+
+    with patch.object(fcsv, reader, record):
+        X = fcsv.decode(body + b"\n", {}, schema)
+    assert len(returned) == 1 and returned[0] is not None
+    assert np.array_equal(X, values.astype(np.float32))

@@ -200,12 +200,7 @@ def numeric_request(lines: list[str], schema: Schema) -> np.ndarray | None:
         X = np.loadtxt(lines, delimiter=",", dtype=np.float32, ndmin=2, comments=None)
     except ValueError:
         return None
-    if X.shape != (len(lines), schema.count):
-        return None
-    nan = np.isnan(X)
-    if nan.any():  # "-nan" and "nan" are one missing value, as the cell rule says
-        X[nan] = np.nan
-    return X
+    return X if X.shape == (len(lines), schema.count) else None
 
 
 def _whole_numbers(lines: list[str], minus: int, width: int) -> np.ndarray | None:
