@@ -9,6 +9,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from xgb_container import formats
 from xgb_container.errors import UserError
 
@@ -197,3 +199,17 @@ def test_json_error_names_its_line_in_a_document_of_several_lines():
 def test_width_refusal_of_a_model_without_a_table_says_no_more():
     with pytest.raises(UserError, match=r"line 1: has 4 values but the model expects 5$"):
         formats.decode(b"1,2,3,4", "text/csv", NUMERIC)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(["1,2", "", " ", "\r", "x"]), max_size=12).map("\n".join),
+    st.sampled_from(["", "\n", "\r\n", "\n \t"]),
+    st.integers(0, 14),
+    st.sampled_from(["text/csv", "text/libsvm", "application/jsonlines"]),
+)
+def test_rows_over_counts_lines_up_to_the_last_that_is_not_blank(text, end, limit, content_type):
+    body = (text + end).encode()
+    stripped = body.rstrip(b"\r\n\t ")
+    lines = len(stripped.split(b"\n")) if stripped else 0
+    assert formats.rows_over(body, content_type, limit) == (lines if lines > limit else None)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from serve_harness import train_numeric
 from xgb_container import formats, stages
-from xgb_container.app import create_app
+from xgb_container.app import Headers, create_app
 from xgb_container.stages import Served, Settings, TooLarge
 
 
@@ -163,3 +163,24 @@ def test_dense_predictor_matches_inplace_predict(served):
     # A view that is not C-contiguous reads the same values.
     wide = np.asfortranarray(X)
     np.testing.assert_array_equal(served.model.dense(wide), served.model.dense(X))
+
+
+def test_headers_read_the_wsgi_environ_by_header_name():
+    environ = {
+        "CONTENT_TYPE": "text/csv",
+        "HTTP_ACCEPT": "application/json",
+        "HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES": "output=predicted_label",
+        "wsgi.input": None,
+    }
+    headers = Headers(environ)
+    assert headers.get("Content-Type") == "text/csv"
+    assert headers.get("Accept") == "application/json"
+    assert headers.get(stages.CUSTOM_ATTRIBUTES) == "output=predicted_label"
+    assert headers.get(stages.EXPLANATIONS) is None
+    assert headers.get(stages.EXPLANATIONS, "no") == "no"
+    assert headers["Accept"] == "application/json"
+    assert dict(headers) == {
+        "Content-Type": "text/csv",
+        "Accept": "application/json",
+        "X-Amzn-Sagemaker-Custom-Attributes": "output=predicted_label",
+    }

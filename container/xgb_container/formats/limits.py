@@ -43,6 +43,8 @@ def rows_over(body: bytes, content_type: str | None, limit: int) -> int | None:
     small or invalid, and ``decode`` bounds or refuses it)."""
     media, _ = parse_content_type(content_type)
     if media in (CSV, LIBSVM, JSONLINES):
+        if len(body) <= limit:  # no more lines than bytes: within the limit, uncounted
+            return None
         rows = _lines(body)
     elif media == JSON:
         # Every row is a list or an object: fewer brackets than the limit, no need to parse.
