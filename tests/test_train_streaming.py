@@ -4,6 +4,7 @@ path for what needs it, and the memory figures that choose between them."""
 from __future__ import annotations
 
 import gzip
+import tracemalloc
 
 import numpy as np
 import pandas as pd
@@ -216,3 +217,24 @@ def test_memory_error_while_reading_names_the_file(tmp_path, monkeypatch):
     plan = matrices.choose(hp, [source], tmp_path, Room(memory=1 << 30, disk=1 << 40))
     with pytest.raises(UserError, match=r"big\.csv: channel train does not fit in memory"):
         matrices.build(plan, [source], hp, schema)
+
+
+def test_labels_kept_from_each_chunk_do_not_hold_its_parsed_block(tmp_path):
+    """The first pass keeps every chunk's labels (and weights); a label that is a column of
+    the parsed block keeps the whole block alive, so a channel piled up in memory (#11)."""
+    folder = tmp_path / "train"
+    folder.mkdir()
+    rows = np.random.default_rng(0).integers(0, 9, size=(20_000, 52))
+    np.savetxt(folder / "wide.csv", rows, fmt="%d", delimiter=",")  # 2 MB of text
+    kept = []
+    tracemalloc.start()
+    try:
+        for chunk in formats.iter_chunks(folder, "text/csv", csv_weights=True, chunk_rows=500):
+            kept.append((chunk.y, chunk.weight))
+        del chunk
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert len(kept) > 10
+    labels = sum(y.nbytes + w.nbytes for y, w in kept)  # 160 kB
+    assert held < 4 * labels, f"{held} bytes held for {labels} bytes of labels and weights"

@@ -21,6 +21,7 @@ from . import (
     gpu,
     hyperparameters,
     matrices,
+    memory,
     review,
     sharding,
 )
@@ -439,6 +440,7 @@ def fail(layout: Layout, reason: str, details: str = "") -> None:
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     layout = Layout.from_env()
+    memory.give_back_freed_blocks()
     termination = Termination()
     try:
         if "sagemaker_program" in layout.hyperparameters():
