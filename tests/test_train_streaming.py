@@ -13,8 +13,9 @@ import xgboost as xgb
 from conftest import TAIWAN, Job
 from sklearn.metrics import roc_auc_score
 from xgb_container import formats, hyperparameters, matrices, memory
+from xgb_container.chunks import Source
 from xgb_container.errors import UserError
-from xgb_container.matrices import Room, Source
+from xgb_container.matrices import Room
 
 TAIWAN_HYPER = {
     "objective": "binary:logistic",
