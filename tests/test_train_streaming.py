@@ -239,3 +239,20 @@ def test_labels_kept_from_each_chunk_do_not_hold_its_parsed_block(tmp_path):
     assert len(kept) > 10
     labels = sum(y.nbytes + w.nbytes for y, w in kept)  # 160 kB
     assert held < 4 * labels, f"{held} bytes held for {labels} bytes of labels and weights"
+
+
+def test_a_gzip_channel_that_fits_nowhere_fails_naming_the_file(tmp_path):
+    """The need is the text gzip unpacks to (its trailer), not the bytes on disk (#11)."""
+    folder = tmp_path / "train"
+    folder.mkdir()
+    with gzip.open(folder / "rows.csv.gz", "wb", compresslevel=1) as out:
+        for _ in range(40):
+            out.write(b"1,2.5,3.25\n" * 100_000)  # 44 MB of text, about 0.2 MB packed
+    assert (folder / "rows.csv.gz").stat().st_size < 1 << 20
+    hp = hyperparameters.parse({"num_round": "1"})
+    sources = [Source("train", folder, "text/csv")]
+    with pytest.raises(UserError) as refused:
+        matrices.choose(hp, sources, tmp_path, Room(memory=4 << 20, disk=4 << 20))
+    reason = str(refused.value)
+    assert "\n" not in reason
+    assert reason.startswith(f"{folder / 'rows.csv.gz'}: the channels need about 10 MB, more")
