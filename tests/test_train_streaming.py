@@ -4,13 +4,16 @@ path for what needs it, and the memory figures that choose between them."""
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import xgboost as xgb
-from conftest import TAIWAN, Job
+from conftest import TAIWAN, Job, program_env
 from sklearn.metrics import roc_auc_score
 from xgb_container import formats, hyperparameters, matrices, memory
 from xgb_container.chunks import Source
@@ -256,3 +259,41 @@ def test_a_gzip_channel_that_fits_nowhere_fails_naming_the_file(tmp_path):
     reason = str(refused.value)
     assert "\n" not in reason
     assert reason.startswith(f"{folder / 'rows.csv.gz'}: the channels need about 10 MB, more")
+
+
+HEAP_PATTERN = """
+import sys
+from pathlib import Path
+import numpy as np
+from xgb_container import memory
+if sys.argv[1] == "fixed":
+    assert memory.give_back_freed_blocks()
+def anon():
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) >> 10
+first = np.ones(16 << 20, np.uint8)
+del first  # a first large block freed: glibc raises its threshold
+start, blocks, kept = anon(), [], []
+for _ in range(20):
+    blocks.append(np.ones(2 << 20, np.uint8))  # a chunk and its copies
+    kept.append(np.ones(1000, np.uint8))  # small arrays that live on between them
+del blocks
+print(anon() - start)
+"""
+
+
+@pytest.mark.parametrize("heap", ["glibc", "fixed"])
+def test_freed_chunks_go_back_to_the_system_on_the_external_path(heap):
+    """40 MB of chunks freed between small live arrays: glibc's default keeps them resident;
+    the fixed threshold (external memory) gives them back (#11)."""
+    done = subprocess.run(
+        [sys.executable, "-c", HEAP_PATTERN, heap],
+        env=program_env(Path("/nonexistent")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    kept_mb = int(done.stdout)
+    assert (kept_mb > 30) if heap == "glibc" else (kept_mb < 10), kept_mb

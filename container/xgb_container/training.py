@@ -120,6 +120,8 @@ def build_matrices(
     sources = channel_sources(layout, plan)
     how = matrices.choose(hp, sources, scratch)
     print(f"Training matrices: {how.describe()}", flush=True)
+    if how.path == "external":
+        memory.give_back_freed_blocks()  # memory is short: freed blocks go back at once
     channels = matrices.build(how, sources, hp, plan.schema)
     counts = session.counts(channels["train"].num_rows)
     rows = ", ".join(f"{h}={c}" for h, c in zip(plan.participants, counts, strict=True))
@@ -167,7 +169,6 @@ def fail(layout: Layout, reason: str, details: str = "") -> None:
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     layout = Layout.from_env()
-    memory.give_back_freed_blocks()
     termination = Termination()
     try:
         if "sagemaker_program" in layout.hyperparameters():
