@@ -1,12 +1,14 @@
-"""Training a CSV three times larger than the container's memory limit (`docker run --memory`).
+"""Training under the container's memory limit (`docker run --memory`).
 
-The train program reads the cgroup limit, finds the data will not fit, and trains through
-XGBoost's external memory with its pages on the job's volume. The file is generated in the
-test's temporary folder: 600 MB of CSV under a 200 MB limit.
+A CSV three times larger than the limit: the train program reads the cgroup limit, finds
+the data will not fit, and trains through XGBoost's external memory with its pages on the
+job's volume (600 MB of CSV under a 200 MB limit). A gzip channel that fits neither the
+memory nor the scratch volume fails at start with one line naming the file.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 
@@ -15,17 +17,15 @@ import pytest
 import xgboost as xgb
 from conftest import Job
 
-pytestmark = [
-    pytest.mark.docker,
-    pytest.mark.slow,
-    # Measured 2026-12-01 (docs/streaming.md): the job picks external memory by itself, but
-    # building XGBoost 3.4's ExtMemQuantileDMatrix from 855,000 x 100 rows peaks at about
-    # 620 MB resident (as the in-memory QuantileDMatrix does), so the 200 MB container is
-    # killed. Not strict: the day it passes, the mark goes.
-    pytest.mark.xfail(reason="ExtMemQuantileDMatrix construction is not memory-bounded here"),
-]
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 LIMIT_MB = 200
+# Measured 2026-12-06 (docs/streaming.md, benchmarks/extmem_limit.py): this train program
+# now peaks at about 200 MB resident outside a container (was 750), but XGBoost 3.4.1's own
+# quantile sketch of 100 columns at max_bin=256 needs about 85 MB on top of the 105 MB that
+# `import xgboost` takes, and bare XGBoost building the same ExtMemQuantileDMatrix from
+# random batches is killed under --memory=200m too. Not strict: the day it passes, the mark goes.
+XGBOOST_SKETCH = "XGBoost's own sketch for ExtMemQuantileDMatrix does not fit 200 MB here"
 COLS = 100  # wide rows: XGBoost's per-row arrays (gradients, partitions) stay small
 CELL = 7  # ",+d.ddd"
 
@@ -55,13 +55,9 @@ def write_csv(path, megabytes: int, seed: int = 0) -> int:
     return rows
 
 
-def test_csv_three_times_the_memory_limit_trains_with_external_memory(image, tmp_path):
-    job = Job(tmp_path / "ml")
-    job.write_config("resourceconfig", {"current_host": "algo-1", "hosts": ["algo-1"]})
-    data = job.channel("train") / "big.csv"
-    rows = write_csv(data, 3 * LIMIT_MB)
-    job.hyperparameters(num_round=8, objective="binary:logistic", max_depth=4, eta=0.3, seed=0)
-    done = subprocess.run(
+def docker_train(image: str, job: Job, *options: str) -> subprocess.CompletedProcess[str]:
+    """``train`` in the image under the memory limit, the job folder as ``/opt/ml``."""
+    return subprocess.run(
         [
             "docker",
             "run",
@@ -69,6 +65,7 @@ def test_csv_three_times_the_memory_limit_trains_with_external_memory(image, tmp
             f"--memory={LIMIT_MB}m",
             f"--memory-swap={LIMIT_MB}m",
             "--cpus=2",
+            *options,
             "-v",
             f"{job.base}:/opt/ml",
             image,
@@ -78,6 +75,18 @@ def test_csv_three_times_the_memory_limit_trains_with_external_memory(image, tmp
         text=True,
         timeout=1800,
     )
+
+
+def three_times_the_limit(image: str, tmp_path, **hyper: object) -> None:
+    """Train the generated CSV (3x the limit) in the container; check the model learnt it."""
+    job = Job(tmp_path / "ml")
+    job.write_config("resourceconfig", {"current_host": "algo-1", "hosts": ["algo-1"]})
+    data = job.channel("train") / "big.csv"
+    rows = write_csv(data, 3 * LIMIT_MB)
+    job.hyperparameters(
+        num_round=8, objective="binary:logistic", max_depth=4, eta=0.3, seed=0, **hyper
+    )
+    done = docker_train(image, job)
     output = done.stdout + done.stderr
     assert done.returncode == 0, (
         f"exit {done.returncode} (137: killed for memory)\n{output[-4000:]}"
@@ -93,3 +102,36 @@ def test_csv_three_times_the_memory_limit_trains_with_external_memory(image, tmp
     scores = booster.predict(xgb.DMatrix(milli.astype(np.float32)))
     assert ((scores > 0.5) == label).mean() > 0.8  # it learnt the rows, all of them streamed
     print(f"{rows} rows, {data.stat().st_size / 1e6:.0f} MB under --memory={LIMIT_MB}m")
+
+
+@pytest.mark.xfail(reason=XGBOOST_SKETCH, strict=False)
+def test_csv_three_times_the_memory_limit_trains_with_external_memory(image, tmp_path):
+    three_times_the_limit(image, tmp_path)
+
+
+def test_csv_three_times_the_memory_limit_trains_when_xgboost_sketch_fits(image, tmp_path):
+    """The same job at max_bin=128, where XGBoost's own sketch fits (half the default's):
+    whatever else the job holds (chunks, labels, training, review, baseline) fits too."""
+    three_times_the_limit(image, tmp_path, max_bin=128)
+
+
+def test_a_gzip_channel_that_fits_nowhere_fails_with_one_line_naming_it(image, tmp_path):
+    """1.1 GB of text packed into a few MB, under 200 MB of memory and a 64 MB scratch."""
+    job = Job(tmp_path / "ml")
+    job.write_config("resourceconfig", {"current_host": "algo-1", "hosts": ["algo-1"]})
+    data = job.channel("train") / "huge.csv.gz"
+    with gzip.open(data, "wb", compresslevel=1) as out:
+        block = b"1,2.5,3.25\n" * 100_000
+        for _ in range(1000):
+            out.write(block)
+    assert data.stat().st_size < 20_000_000
+    job.hyperparameters(num_round=2)
+    done = docker_train(image, job, "--tmpfs", "/opt/ml/scratch:size=64m")
+    assert done.returncode == 1, done.stdout + done.stderr
+    reason = job.failure
+    assert len(reason.strip().splitlines()) == 1, reason
+    assert reason.startswith(
+        "/opt/ml/input/data/train/huge.csv.gz: the channels need about 262 MB, more than the "
+        "memory left ("
+    ), reason
+    assert "and the 64 MB free in /opt/ml/scratch/xgb-" in reason, reason

@@ -4,16 +4,21 @@ path for what needs it, and the memory figures that choose between them."""
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
+import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import xgboost as xgb
-from conftest import TAIWAN, Job
+from conftest import TAIWAN, Job, program_env
 from sklearn.metrics import roc_auc_score
 from xgb_container import formats, hyperparameters, matrices, memory
+from xgb_container.chunks import Source
 from xgb_container.errors import UserError
-from xgb_container.matrices import Room, Source
+from xgb_container.matrices import Room
 
 TAIWAN_HYPER = {
     "objective": "binary:logistic",
@@ -216,3 +221,79 @@ def test_memory_error_while_reading_names_the_file(tmp_path, monkeypatch):
     plan = matrices.choose(hp, [source], tmp_path, Room(memory=1 << 30, disk=1 << 40))
     with pytest.raises(UserError, match=r"big\.csv: channel train does not fit in memory"):
         matrices.build(plan, [source], hp, schema)
+
+
+def test_labels_kept_from_each_chunk_do_not_hold_its_parsed_block(tmp_path):
+    """The first pass keeps every chunk's labels (and weights); a label that is a column of
+    the parsed block keeps the whole block alive, so a channel piled up in memory (#11)."""
+    folder = tmp_path / "train"
+    folder.mkdir()
+    rows = np.random.default_rng(0).integers(0, 9, size=(20_000, 52))
+    np.savetxt(folder / "wide.csv", rows, fmt="%d", delimiter=",")  # 2 MB of text
+    kept = []
+    tracemalloc.start()
+    try:
+        for chunk in formats.iter_chunks(folder, "text/csv", csv_weights=True, chunk_rows=500):
+            kept.append((chunk.y, chunk.weight))
+        del chunk
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert len(kept) > 10
+    labels = sum(y.nbytes + w.nbytes for y, w in kept)  # 160 kB
+    assert held < 4 * labels, f"{held} bytes held for {labels} bytes of labels and weights"
+
+
+def test_a_gzip_channel_that_fits_nowhere_fails_naming_the_file(tmp_path):
+    """The need is the text gzip unpacks to (its trailer), not the bytes on disk (#11)."""
+    folder = tmp_path / "train"
+    folder.mkdir()
+    with gzip.open(folder / "rows.csv.gz", "wb", compresslevel=1) as out:
+        for _ in range(40):
+            out.write(b"1,2.5,3.25\n" * 100_000)  # 44 MB of text, about 0.2 MB packed
+    assert (folder / "rows.csv.gz").stat().st_size < 1 << 20
+    hp = hyperparameters.parse({"num_round": "1"})
+    sources = [Source("train", folder, "text/csv")]
+    with pytest.raises(UserError) as refused:
+        matrices.choose(hp, sources, tmp_path, Room(memory=4 << 20, disk=4 << 20))
+    reason = str(refused.value)
+    assert "\n" not in reason
+    assert reason.startswith(f"{folder / 'rows.csv.gz'}: the channels need about 10 MB, more")
+
+
+HEAP_PATTERN = """
+import sys
+from pathlib import Path
+import numpy as np
+from xgb_container import memory
+if sys.argv[1] == "fixed":
+    assert memory.give_back_freed_blocks()
+def anon():
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) >> 10
+first = np.ones(16 << 20, np.uint8)
+del first  # a first large block freed: glibc raises its threshold
+start, blocks, kept = anon(), [], []
+for _ in range(20):
+    blocks.append(np.ones(2 << 20, np.uint8))  # a chunk and its copies
+    kept.append(np.ones(1000, np.uint8))  # small arrays that live on between them
+del blocks
+print(anon() - start)
+"""
+
+
+@pytest.mark.parametrize("heap", ["glibc", "fixed"])
+def test_freed_chunks_go_back_to_the_system_on_the_external_path(heap):
+    """40 MB of chunks freed between small live arrays: glibc's default keeps them resident;
+    the fixed threshold (external memory) gives them back (#11)."""
+    done = subprocess.run(
+        [sys.executable, "-c", HEAP_PATTERN, heap],
+        env=program_env(Path("/nonexistent")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    kept_mb = int(done.stdout)
+    assert (kept_mb > 30) if heap == "glibc" else (kept_mb < 10), kept_mb

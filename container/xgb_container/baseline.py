@@ -29,7 +29,8 @@ from .paths import Layout
 
 log = logging.getLogger(__name__)
 
-SAMPLE_ROWS = 100_000  # rows kept (uniformly) to place the quantile edges
+SAMPLE_ROWS = 100_000  # rows kept (uniformly) to place the quantile edges, at most
+SAMPLE_VALUES = 1_000_000  # and at most this many values (4 MB), so wide tables stay bounded
 CHUNK_ROWS = 1 << 15
 # Defaults of the checks; see docs/monitoring.md for why they hold at a few thousand rows.
 MONITORING_CONFIG: dict[str, Any] = {
@@ -76,11 +77,13 @@ def profile_channel(chunks, schema: formats.Schema, seed: int = 0) -> Profile:
     """The profile of every row ``chunks()`` yields, with edges fixed by a first pass."""
     first = Profile(schema)
     rng = np.random.default_rng(seed)
-    keys, sample = np.empty(0), np.empty((0, len(schema.feature_names)), dtype=np.float32)
+    width = len(schema.feature_names)
+    keys, sample = np.empty(0), np.empty((0, width), dtype=np.float32)
+    size = max(1000, min(SAMPLE_ROWS, SAMPLE_VALUES // max(1, width)))
     for dataset in chunks():
         X = dense(dataset.X)
         first.add(X)
-        keys, sample = stats.bottom_k(keys, sample, X, SAMPLE_ROWS, rng)
+        keys, sample = stats.bottom_k(keys, sample, X, size, rng)
     edges, bounds = {}, {}
     for j, feature in enumerate(first.features):
         if schema.feature_types[j] == "q" and feature.present:

@@ -10,12 +10,16 @@ is a safe upper estimate for numbers written with a few digits.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 UNLIMITED = 1 << 60  # cgroup v1 writes a page-rounded 2**63 - 1 for "no limit"
 BYTES_PER_VALUE_OF_TEXT = 4
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+MMAP_THRESHOLD = 256 << 10
 
 
 def _read_int(path: Path) -> int | None:
@@ -103,3 +107,21 @@ def file_size(path: Path) -> int:
 def estimated_need(files: list[Path]) -> int:
     """A safe upper estimate of the bytes a quantized matrix of ``files`` takes."""
     return sum(file_size(p) for p in files) // BYTES_PER_VALUE_OF_TEXT
+
+
+def give_back_freed_blocks() -> bool:
+    """Make glibc return freed blocks of ``MMAP_THRESHOLD`` bytes or more to the system.
+
+    By default glibc raises its mmap threshold (up to 32 MB) the first time a large block
+    is freed; from then on parsed chunks, copies and XGBoost's buffers come from the heap,
+    whose freed space stays resident: the train program grew by 20 to 60 MB a phase that
+    way. A fixed threshold maps each large block on its own and unmaps it when freed, for
+    about 10% more CPU (page faults), so only the external-memory path asks for it. False
+    where the C library is not glibc.
+    """
+    name = ctypes.util.find_library("c")
+    try:
+        mallopt = ctypes.CDLL(name).mallopt if name else None
+    except (OSError, AttributeError):
+        mallopt = None
+    return bool(mallopt and mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))

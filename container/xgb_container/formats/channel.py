@@ -110,11 +110,12 @@ def _plain(path: Path, schema: Schema, csv_weights: bool, where: str) -> Iterato
                 f"channel {where} has {data.shape[1] - first_cols} features but the train "
                 f"channel has {schema.count} ({path.name}, line {line})"
             )
-        y = data[:, 0]
+        # Copies: a column is a view that would keep the whole block alive with the labels.
+        y = data[:, 0].copy()
         if np.isnan(y).any():
             row = int(np.flatnonzero(np.isnan(y))[0])
             raise UserError(f"{path}: line {line + row} has no label (column 1)")
-        weight = data[:, 1] if csv_weights else None
+        weight = data[:, 1].copy() if csv_weights else None
         yield Dataset(np.ascontiguousarray(data[:, first_cols:]), y, schema, weight)
 
 
