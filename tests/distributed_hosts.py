@@ -69,15 +69,23 @@ class Hosts:
         config.write_text(json.dumps(data))
         return folder
 
-    def start(self, net: Network, names: list[str] | None = None, **env: str) -> None:
+    def start(
+        self,
+        net: Network,
+        names: list[str] | None = None,
+        program: list[str] | None = None,
+        **env: str,
+    ) -> None:
+        """Start ``program`` (the training program by default) on the hosts ``names`` (all)."""
         env = {"OMP_NUM_THREADS": "1", "XGB_DIST_TIMEOUT": "60", **env}
+        argv = program or [sys.executable, "-m", "xgb_container", "train"]
         for host in self.hosts:
             if names is not None and host.name not in names:
                 continue
             log = host.log_path.open("w")
             host.process = net.popen(
                 host.name,
-                [sys.executable, "-m", "xgb_container", "train"],
+                argv,
                 env=program_env(host.job.base, **env),
                 stdout=log,
                 stderr=subprocess.STDOUT,

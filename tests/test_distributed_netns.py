@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,6 +29,7 @@ pytestmark = [
     pytest.mark.skipif(available() is not None, reason=str(available())),
 ]
 
+DRIVER = Path(__file__).resolve().parent / "distributed_driver.py"
 HYPER = {"objective": "binary:logistic", "eval_metric": "auc", "max_depth": 3, "eta": 0.3}
 
 
@@ -176,11 +179,40 @@ def test_killed_host_makes_the_others_fail_with_its_name(tmp_path, victim):
         os.killpg(cluster[victim].process.pid, signal.SIGKILL)
         codes = cluster.wait(timeout=180)
     survivors = [h.name for h in cluster.hosts if h.name != victim]
-    assert all(codes[name] != 0 for name in survivors)
+    # 1, the program's own failure: not a crash in XGBoost's clean-up at exit (-11).
+    assert all(codes[name] == 1 for name in survivors), codes
     for name in survivors:
         reason = cluster[name].job.failure.splitlines()[0]
         assert "distributed training broke off" in reason and f"{victim} lost" in reason
     assert not cluster["algo-1"].model.exists()
+
+
+def test_host_stuck_in_the_collective_fails_when_a_peer_is_lost(tmp_path):
+    """XGBoost's collective can wait for good after a peer dies (its event loop may answer
+    the failed operation before recording the error, then stop with the next operation
+    still queued). The driver's body never returns, as such a host's collective call."""
+    cluster = Hosts(tmp_path, 2)
+    with Network(2) as net:
+        cluster.start(net, program=[sys.executable, str(DRIVER), "stuck"], XGB_DIST_TIMEOUT="5")
+        for host in cluster.hosts:
+            cluster.wait_for_log(host.name, "inside the collective")
+        os.killpg(cluster["algo-2"].process.pid, signal.SIGKILL)
+        codes = cluster.wait(timeout=120)
+    assert codes["algo-1"] == 1, cluster["algo-1"].log
+    reason = cluster["algo-1"].job.failure.splitlines()[0]
+    assert "distributed training broke off on algo-1" in reason and "algo-2 lost" in reason
+    assert "no answer from XGBoost's collective" in reason
+
+
+def test_peers_that_finished_are_not_lost(tmp_path):
+    """The coordinator may write its outputs long after the others have finished and gone."""
+    cluster = Hosts(tmp_path, 3)
+    with Network(3) as net:
+        cluster.start(net, program=[sys.executable, str(DRIVER), "linger"], XGB_DIST_TIMEOUT="5")
+        codes = cluster.wait(timeout=120)
+    assert codes == {"algo-1": 0, "algo-2": 0, "algo-3": 0}, cluster["algo-1"].log
+    assert "the others are gone" in cluster["algo-1"].log
+    assert "algo-1 finished" in cluster["algo-1"].log
 
 
 def test_cut_off_host_is_detected_by_the_timeout(tmp_path):

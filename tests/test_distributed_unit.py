@@ -1,14 +1,20 @@
-"""Parts of distributed training that need no second host: sharding, schemas, settings."""
+"""Parts of distributed training that need no second host: sharding, schemas, settings,
+the agreed stop."""
 
 from __future__ import annotations
+
+import os
+import signal
 
 import numpy as np
 import pytest
 from xgb_container.distributed import Cluster
 from xgb_container.formats import Dataset, Schema
 from xgb_container.paths import Layout
-from xgb_container.rollcall import Plan
+from xgb_container.rollcall import Plan, Settings
+from xgb_container.session import Session
 from xgb_container.sharding import merge_schemas, slice_rows
+from xgb_container.termination import Termination
 
 
 def dataset(rows: int) -> Dataset:
@@ -94,3 +100,48 @@ def test_current_host_outside_the_host_list_is_refused(job):
     done = job.train()
     assert done.returncode == 1
     assert "current_host 'algo-3' is not in" in job.failure
+
+
+class SigtermInAllreduce(Session):
+    """algo-1 of two participants; algo-2 never asks to stop. SIGTERM reaches algo-1 while
+    the allreduce of round ``at`` runs (its handler runs as the call returns, as after
+    XGBoost's C call)."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__(Plan(["algo-1", "algo-2"], "algo-1", ["algo-1", "algo-2"]), Settings())
+        self.at, self.round = at, -1
+
+    def allreduce_sum(self, values: np.ndarray) -> np.ndarray:
+        self.round += 1
+        if self.round == self.at:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return values + 0.0  # algo-2's flag is 0
+
+
+@pytest.fixture
+def termination():
+    previous = signal.getsignal(signal.SIGTERM)
+    termination = Termination()
+    termination.install()
+    termination.defer = True  # as during training
+    yield termination
+    signal.signal(signal.SIGTERM, previous)
+
+
+def test_sigterm_during_a_rounds_allreduce_stops_every_host_in_the_next_round(termination):
+    stop = SigtermInAllreduce(at=0).agreed_stop(termination)
+    assert stop.after_iteration(None, 0, {}) is False  # algo-2 sent 0: it goes on, so must algo-1
+    assert termination.requested
+    assert stop.after_iteration(None, 1, {}) is True  # algo-1 now sends 1: both stop
+    model = object()
+    assert stop.after_training(model) is model and termination.requested
+
+
+def test_sigterm_after_the_last_rounds_flag_lets_every_host_finish(termination):
+    stop = SigtermInAllreduce(at=1).agreed_stop(termination)
+    assert stop.after_iteration(None, 0, {}) is False
+    assert stop.after_iteration(None, 1, {}) is False  # the last round: algo-2 finishes
+    stop.after_training(object())
+    assert not termination.requested  # so algo-1 finishes too (scores, writes the model)
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert not termination.requested

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from typing import NoReturn
 
 from .paths import Layout
 
@@ -46,5 +47,14 @@ def main(argv: list[str] | None = None) -> int:
     return module.main()
 
 
+def end(code: int) -> NoReturn:
+    """Exit with ``code``; at once after a distributed training that broke off, whose
+    XGBoost state must not be cleaned up at exit (``session.abandoned``)."""
+    session = sys.modules.get(f"{__package__}.session")
+    if session is not None and session.abandoned():
+        session.end_process(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    end(main())

@@ -24,13 +24,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import lost_hosts, rollcall
 from .errors import UserError
 from .formats import Schema
+from .outputs import write_failure
 from .paths import Layout
 from .rollcall import Plan, Settings
-from .session import Session
+from .session import Session, end_process
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ class Cluster:
     current: str
     settings: Settings
     plan: Plan | None = None
+    failure_file: Path | None = None
     _listener: socket.socket | None = None
     _inbox: rollcall.Inbox | None = None
     _failed_at: float | None = None
@@ -57,7 +60,7 @@ class Cluster:
         if current not in hosts:
             raise UserError(f"resourceconfig.json: current_host {current!r} is not in {hosts}")
         settings = Settings.from_env() if len(hosts) > 1 else Settings()
-        return cls(hosts, current, settings)
+        return cls(hosts, current, settings, failure_file=layout.failure_file)
 
     @property
     def several(self) -> bool:
@@ -82,7 +85,8 @@ class Cluster:
         """The body inside XGBoost's communicator (a no-op on one participant).
 
         When the body fails because a peer is gone (or XGBoost's communication broke),
-        the error becomes a ``UserError`` naming the hosts that no longer answer.
+        the error becomes a ``UserError`` naming the hosts that no longer answer. When
+        it hangs after a peer is lost, ``lost_hosts.Watch`` ends the process.
         """
         assert self.plan is not None
         session = Session(self.plan, self.settings)
@@ -92,11 +96,18 @@ class Cluster:
             self._log_phase(started, cpu)
             return
         session.start_tracker()
+        watch: lost_hosts.Watch | None = None
         try:
+            self._tracker_ready()
             session.open()
+            watch = lost_hosts.Watch(self.plan, self.settings, self._inbox, self._hung, started)
             yield session
+            watch.stop()
+            lost_hosts.say_finished(self.plan, self.settings)
             self._log_phase(started, cpu)
         except Exception as exc:
+            if watch is not None:
+                watch.stop()
             self._failed_at = time.monotonic()
             elapsed = self._failed_at - started
             reason = lost_hosts.diagnose(self.plan, self.settings, self._inbox, exc, elapsed)
@@ -104,7 +115,36 @@ class Cluster:
                 raise UserError(reason) from None
             raise
         finally:
+            if watch is not None:
+                watch.stop()
             session.close(failed=self._failed_at is not None)
+
+    def _tracker_ready(self) -> None:
+        """The coordinator tells the others that its tracker listens; they wait for that
+        word (at most the timeout). XGBoost's workers retry the tracker only a few times,
+        about 30 s in all, so they must not depend on when the coordinator gets there."""
+        plan, port = self.plan, self.settings.port
+        assert plan is not None and self._inbox is not None
+        coordinator = plan.participants[0]
+        if plan.current == coordinator:
+            note = {"host": coordinator, "tracker": True}
+            for host in plan.participants[1:]:
+                rollcall.notify(plan.addresses[host], port, note)
+        elif not self._inbox.wait(coordinator, "tracker", self.settings.timeout):
+            log.warning(
+                "no word from %s's tracker after %d s: trying it",
+                coordinator,
+                self.settings.timeout,
+            )
+
+    def _hung(self, reason: str) -> None:
+        """The watch's verdict: this host's collective call hangs. Record the failure, keep
+        answering probes for ``LINGER`` seconds, and end the process (exit 1): the main
+        thread, stuck inside XGBoost, would never come back."""
+        if self.failure_file is not None:
+            write_failure(self.failure_file, "Training", reason)
+        time.sleep(LINGER)
+        end_process(1)
 
     def _log_phase(self, started: float, cpu: float) -> None:
         assert self.plan is not None

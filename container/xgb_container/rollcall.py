@@ -243,13 +243,20 @@ def alive(address: str, port: int, timeout: float = 2.0) -> bool:
 
 
 class Inbox:
-    """Notes from other hosts (one JSON line per connection) received on ``sock``."""
+    """Notes from other hosts (one JSON line per connection) received on ``sock``; the
+    notes of one host are merged, a later value of a key replacing the earlier one."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.notes: dict[str, dict[str, Any]] = {}
+        self._arrived = threading.Condition()
         self.thread = threading.Thread(target=self._run, name="inbox", daemon=True)
         self.thread.start()
+
+    def wait(self, host: str, key: str, timeout: float) -> bool:
+        """Whether a note of ``host`` carrying ``key`` arrived within ``timeout`` seconds."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: key in self.notes.get(host, {}), timeout)
 
     def _run(self) -> None:
         self.sock.settimeout(None)
@@ -262,10 +269,12 @@ class Inbox:
                 try:
                     conn.settimeout(2)
                     note = json.loads(_read_line(conn) or b"null")
-                    if isinstance(note, dict) and isinstance(note.get("host"), str):
-                        self.notes[note["host"]] = note
                 except (OSError, ValueError):
                     continue
+            if isinstance(note, dict) and isinstance(note.get("host"), str):
+                with self._arrived:
+                    self.notes[note["host"]] = {**self.notes.get(note["host"], {}), **note}
+                    self._arrived.notify_all()
 
 
 def notify(address: str, port: int, note: dict[str, Any], timeout: float = 2.0) -> None:

@@ -4,7 +4,12 @@ agreed stop). On one participant every exchange is the identity."""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import os
+import signal
+import sys
+from types import FrameType
+from typing import Any, NoReturn
 
 import numpy as np
 import xgboost as xgb
@@ -13,6 +18,23 @@ from xgboost.tracker import RabitTracker
 
 from .errors import UserError
 from .rollcall import Plan, Settings
+
+_abandoned = False  # set when a broken communicator or tracker was left behind
+
+
+def abandoned() -> bool:
+    """Whether this process left XGBoost's communicator or tracker without finalizing them
+    (the job broke off). XGBoost's clean-up at exit would then retry the lost tracker and
+    log through an already finalized Python, a crash (SIGSEGV): use ``end_process``."""
+    return _abandoned
+
+
+def end_process(code: int) -> NoReturn:
+    """Flush the logs and exit with ``code`` at once, without the clean-up at exit."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(code)
 
 
 class Session:
@@ -45,7 +67,10 @@ class Session:
             host_ip=self.plan.addresses[self.plan.current],
             port=self.settings.tracker_port,
             sortby="task",
-            timeout=self.settings.timeout,
+            # No timeout of its own: it would also end the shutdown of the group, and the
+            # coordinator may write its outputs for longer, after the others have finished.
+            # Every wait on it is bounded elsewhere (the workers' timeout, ``close``).
+            timeout=0,
         )
         self._tracker.start()
 
@@ -74,10 +99,13 @@ class Session:
 
     def close(self, failed: bool) -> None:
         """Leave the communicator; after a failure without waiting on broken peers."""
+        global _abandoned
         if self._active:
             self._active = False
             # After a failure, finalizing would retry the (maybe unreachable) tracker: skip it.
-            if not failed:
+            if failed:
+                _abandoned = True
+            else:
                 try:
                     collective.finalize()
                 except xgb.core.XGBoostError:
@@ -93,6 +121,7 @@ class Session:
             if failed and hasattr(tracker, "handle"):
                 # Freeing a tracker whose workers broke waits out its timeout: let it go.
                 del tracker.handle
+                _abandoned = True
 
     def allreduce_sum(self, values: np.ndarray) -> np.ndarray:
         """Element-wise sum over participants."""
@@ -139,13 +168,28 @@ class Session:
 
 
 class _AgreedStop(xgb.callback.TrainingCallback):
+    """Stops every participant after the same round: the first round whose allreduced
+    "stop requested" flag is set. Only that sum decides, so a SIGTERM that arrives after
+    this host sent its flag counts from the next round on, as it does for the others; one
+    that arrives after the last round's flag is dropped, as the others finish the job."""
+
     def __init__(self, session: Session, callback: Any) -> None:
         super().__init__()
         self.session = session
         self.callback = callback
+        self.agreed = False
 
     def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: dict) -> bool:
         flag = np.array([1.0 if self.callback.requested else 0.0])
-        if self.session.allreduce_sum(flag)[0] > 0:
-            self.callback.requested = True
-        return bool(self.callback.requested)
+        self.agreed = bool(self.session.allreduce_sum(flag)[0] > 0)
+        return self.agreed
+
+    def after_training(self, model: xgb.Booster) -> xgb.Booster:
+        # From here on a SIGTERM changes nothing: all stopped, or all finish, together.
+        signal.signal(signal.SIGTERM, _after_training)
+        self.callback.requested = self.agreed
+        return model
+
+
+def _after_training(signum: int, frame: FrameType | None) -> None:
+    print("SIGTERM received after the last round: the job finishes", flush=True)
