@@ -220,3 +220,15 @@ def test_regression_with_quantiles(job):
     matrix = xgb.DMatrix(X[:5])
     assert booster.predict(matrix).shape == (5, 2)
     assert job.evaluation("validation")["rows"] == 100
+
+
+def test_nthread_follows_omp_num_threads(job):
+    """OpenMP's own variable caps the default thread count (the distributed tests rely on it
+    to run one thread per host); an explicit nthread still wins, and a bad value is ignored."""
+    np.savetxt(job.channel("train") / "d.csv", np.eye(4)[:, :3], delimiter=",")
+    job.hyperparameters(num_round=2)
+    assert "Training with nthread=1" in job.train(OMP_NUM_THREADS="1").stdout
+    cpus = len(os.sched_getaffinity(0))
+    assert f"Training with nthread={cpus}" in job.train(OMP_NUM_THREADS="many").stdout
+    job.hyperparameters(num_round=2, nthread=3)
+    assert "Training with nthread=3" in job.train(OMP_NUM_THREADS="1").stdout

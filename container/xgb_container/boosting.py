@@ -12,7 +12,7 @@ import xgboost as xgb
 
 from . import checkpoints, evaluation, formats, hyperparameters, review
 from .callbacks import EarlyStop, RoundPrinter, resumed_state
-from .cpus import available_cpus
+from .cpus import training_threads
 from .errors import UserError
 from .hyperparameters import Hyperparameters
 from .matrices import Channel
@@ -70,7 +70,7 @@ def training_params(
         y = session.gather(y)  # the labels of every host
     resolve_auto(params, y)
     if "nthread" not in params and "n_jobs" not in params:
-        params["nthread"] = available_cpus()
+        params["nthread"] = training_threads()
     print(f"Training with nthread={params.get('nthread', params.get('n_jobs'))}", flush=True)
     objective = str(params.get("objective", "reg:squarederror"))
     if hp.decision_threshold == "f1_best" and not (

@@ -37,3 +37,13 @@ def available_cpus(root: Path | None = None) -> int:
     if quota is not None:
         count = min(count, max(1, math.ceil(quota)))
     return max(1, count)
+
+
+def training_threads() -> int:
+    """XGBoost's default ``nthread``: the CPUs available, capped by ``OMP_NUM_THREADS`` where
+    it holds a positive whole number (OpenMP's own setting; anything else is ignored)."""
+    count = available_cpus()
+    raw = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if raw.isdigit() and int(raw) > 0:
+        return min(count, int(raw))
+    return count
