@@ -1,26 +1,33 @@
 """Keep a seeded random sample of a cosmic-ray session's pending mutants; mark the rest skipped.
 
     .venv/bin/python mutation/sample.py /tmp/evaluation.sqlite 200
+    .venv/bin/python mutation/sample.py /tmp/csv.sqlite 40 --from-line 178   # lines 178 on only
 """
 
 from __future__ import annotations
 
+import argparse
 import random
-import sys
 
 from cosmic_ray.work_db import WorkDB, use_db
 from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
 
-def main(path: str, keep: int, seed: int = 14) -> None:
+def main(path: str, keep: int, first_line: int = 1, seed: int = 14) -> None:
     with use_db(path, WorkDB.Mode.open) as db:
-        pending = sorted(item.job_id for item in db.pending_work_items)
-        chosen = set(random.Random(seed).sample(pending, min(keep, len(pending))))
-        for job_id in pending:
-            if job_id not in chosen:
-                db.set_result(job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
-        print(f"kept {len(chosen)} of {len(pending)} mutants")
+        items = sorted(db.pending_work_items, key=lambda item: item.job_id)
+        eligible = [i.job_id for i in items if i.mutations[0].start_pos[0] >= first_line]
+        chosen = set(random.Random(seed).sample(eligible, min(keep, len(eligible))))
+        for item in items:
+            if item.job_id not in chosen:
+                db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
+        print(f"kept {len(chosen)} of {len(items)} mutants ({len(eligible)} from line {first_line})")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("session")
+    parser.add_argument("keep", type=int)
+    parser.add_argument("--from-line", type=int, default=1)
+    args = parser.parse_args()
+    main(args.session, args.keep, args.from_line)
