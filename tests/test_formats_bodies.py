@@ -40,6 +40,8 @@ NAN = float("nan")
         (b"1,2,3,4,5\n\xff", "text/csv", ["line 2:", "UTF-8"]),
         ("1,2,3,4,5", "text/csv; header=present", ["line 1: header has unknown columns"]),
         ("f0,f1,f2,f3,f4\n1,2", "text/csv", ["line 2: has 2 values but the header names 5"]),
+        ("f0,f1,f2,f3,f4\n" + "1,2,3,4,5\n" * 2 + "1,2", "text/csv", ["line 4: has 2 values"]),
+        ("f0,f1,f2,f3,f4\n1,2,3,4,5\n1,2,x,4,5", "text/csv", ["line 3, column 3 (f2)", "'x'"]),
         ('{"instances": [[1,2,3,4,5], [1,2]', "application/json", ["line 1, column", "invalid"]),
         ('{"instances": [[1,2,3,4,5], [1,2]]}', "application/json", ["instance 2", "2 values"]),
         ('{"rows": [[1,2,3,4,5]]}', "application/json", ['needs the key "instances"']),
