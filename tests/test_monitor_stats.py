@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats as sps
 from sklearn import metrics
 from xgb_container.monitor import stats
@@ -68,6 +70,23 @@ def test_bin_counts_put_edges_in_the_upper_bin_and_skip_missing():
     assert counts.tolist() == [1, 2, 2]
     assert counts.dtype == np.int64
     assert stats.bin_counts(np.empty(0), edges).tolist() == [0, 0, 0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.one_of(st.floats(-5, 5, width=32), st.just(float("nan"))), max_size=60),
+    st.lists(st.floats(-5, 5), min_size=0, max_size=12),
+    st.sampled_from([np.float32, np.float64]),
+)
+def test_bin_counts_count_each_value_by_the_edges_at_or_below_it(values, edges, dtype):
+    """Against the definition: a value's bin is the number of edges at or below it (edges
+    repeated, values on edges, float32 values against float64 edges)."""
+    edges = np.sort(np.array(edges, dtype=np.float64))
+    values = np.array(values, dtype=dtype)
+    expected = np.zeros(len(edges) + 1, dtype=np.int64)
+    for v in values[~np.isnan(values)]:
+        expected[int(np.sum(edges <= v))] += 1
+    assert stats.bin_counts(values, edges).tolist() == expected.tolist()
 
 
 def test_bucket_edges_and_counts():
