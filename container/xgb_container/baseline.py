@@ -1,9 +1,9 @@
 """The monitoring baseline written at training: ``model/baseline/statistics.json`` and
 ``model/baseline/constraints.json`` in Model Monitor's bring-your-own-container formats.
 
-The train channel is read again through ``formats.iter_chunks`` in bounded chunks, twice:
-the first pass finds each numeric feature's range and a bounded uniform sample (for the
-quantile edges of its drift bins), the second counts every row into those fixed edges. The
+The train channel's profile takes two passes over its rows (``TwoPasses``): on one host
+training's own streaming passes feed it; otherwise (the whole-matrix path, a host's share of
+a replicated channel) the channel is read again through ``formats.iter_chunks``. The
 model's score distribution and quality on the validation channel are added, so that score
 drift and a drop in quality can be judged later. The files travel inside model.tar.gz;
 serving never reads them.
@@ -73,27 +73,63 @@ def schema_record(schema: formats.Schema) -> dict[str, Any]:
     }
 
 
+class TwoPasses:
+    """A channel's profile built from two passes over its chunks: the first finds each
+    numeric feature's range and a bounded uniform sample (the quantile edges of its drift
+    bins), the second counts every row into those fixed edges. Training's streaming passes
+    feed it (``chunks.Chunks``), or ``profile_channel`` reads the channel twice."""
+
+    def __init__(self, schema: formats.Schema, seed: int = 0) -> None:
+        self.schema, self.seed = schema, seed
+        self.restart()
+
+    def restart(self) -> None:
+        """Forget what was seen (a first pass begun again)."""
+        schema = self.schema
+        self.rng = np.random.default_rng(self.seed)
+        width = len(schema.feature_names)
+        self.keys, self.sample = np.empty(0), np.empty((0, width), dtype=np.float32)
+        self.size = max(1000, min(SAMPLE_ROWS, SAMPLE_VALUES // max(1, width)))
+        self.first = Profile(schema)
+        self.second: Profile | None = None
+        self.counting = False  # a second pass has begun: only one may count
+        self.done = False
+
+    def first_pass(self, X: np.ndarray | sp.csr_matrix) -> None:
+        X = dense(X)
+        self.first.add(X)
+        self.keys, self.sample = stats.bottom_k(self.keys, self.sample, X, self.size, self.rng)
+
+    def fix_edges(self) -> None:
+        edges, bounds = {}, {}
+        for j, feature in enumerate(self.first.features):
+            if self.schema.feature_types[j] == "q" and feature.present:
+                edges[feature.name] = stats.quantile_edges(self.sample[:, j].astype(np.float64))
+                m = feature.moments
+                bounds[feature.name] = stats.bucket_edges(m.minimum, m.maximum)
+        self.second = Profile(self.schema, edges, bounds)
+
+    def second_pass(self, X: np.ndarray | sp.csr_matrix) -> None:
+        assert self.second is not None
+        self.second.add(dense(X))
+
+    @property
+    def profile(self) -> Profile | None:
+        """The profile once both passes have seen every chunk; ``None`` before."""
+        return self.second if self.done else None
+
+
 def profile_channel(chunks, schema: formats.Schema, seed: int = 0) -> Profile:
     """The profile of every row ``chunks()`` yields, with edges fixed by a first pass."""
-    first = Profile(schema)
-    rng = np.random.default_rng(seed)
-    width = len(schema.feature_names)
-    keys, sample = np.empty(0), np.empty((0, width), dtype=np.float32)
-    size = max(1000, min(SAMPLE_ROWS, SAMPLE_VALUES // max(1, width)))
+    passes = TwoPasses(schema, seed)
     for dataset in chunks():
-        X = dense(dataset.X)
-        first.add(X)
-        keys, sample = stats.bottom_k(keys, sample, X, size, rng)
-    edges, bounds = {}, {}
-    for j, feature in enumerate(first.features):
-        if schema.feature_types[j] == "q" and feature.present:
-            edges[feature.name] = stats.quantile_edges(sample[:, j].astype(np.float64))
-            m = feature.moments
-            bounds[feature.name] = stats.bucket_edges(m.minimum, m.maximum)
-    second = Profile(schema, edges, bounds)
+        passes.first_pass(dataset.X)
+    passes.fix_edges()
     for dataset in chunks():
-        second.add(dense(dataset.X))
-    return second
+        passes.second_pass(dataset.X)
+    passes.done = True
+    assert passes.profile is not None
+    return passes.profile
 
 
 def predict(booster: xgb.Booster, X: np.ndarray, objective: str) -> np.ndarray:
@@ -177,8 +213,10 @@ def build(
     schema: formats.Schema,
     threshold: float,
     objective: str,
+    profile: Profile | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(statistics, constraints)`` of the train channel, with the validation scores."""
+    """``(statistics, constraints)`` of the train channel (``profile``, when training's
+    passes built it), with the validation scores."""
     config = layout.input_data_config()
 
     def reader(channel: str):
@@ -194,7 +232,8 @@ def build(
             chunk_rows=CHUNK_ROWS,
         )
 
-    profile = profile_channel(reader("train"), schema)
+    if profile is None:
+        profile = profile_channel(reader("train"), schema)
     statistics: dict[str, Any] = {
         "version": 0.0,
         "dataset": {"item_count": profile.rows},
@@ -219,16 +258,21 @@ def write(
     schema: formats.Schema,
     threshold: float,
     objective: str,
+    profile: Profile | None = None,
 ) -> Path | None:
     """Write the baseline beside the model; a failure is logged, never fatal to training."""
     folder = layout.model_dir / "baseline"
     try:
-        statistics, constraint = build(layout, hp, booster, schema, threshold, objective)
+        statistics, constraint = build(
+            layout, hp, booster, schema, threshold, objective, profile
+        )
     except Exception as exc:  # noqa: BLE001 - the model is saved; say why there is no baseline
         log.warning("monitoring baseline not written: %s: %s", type(exc).__name__, exc)
         print(f"Monitoring baseline not written: {exc}", flush=True)
         return None
     write_text_atomic(folder / "statistics.json", json.dumps(statistics, indent=2) + "\n")
     write_text_atomic(folder / "constraints.json", json.dumps(constraint, indent=2) + "\n")
-    print(f"Monitoring baseline: {folder} ({statistics['dataset']['item_count']} rows)", flush=True)
+    how = ", profiled as the matrices streamed" if profile is not None else ""
+    rows = statistics["dataset"]["item_count"]
+    print(f"Monitoring baseline: {folder} ({rows} rows{how})", flush=True)
     return folder

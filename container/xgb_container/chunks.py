@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,6 +23,9 @@ from .errors import UserError
 from .formats import Dataset, Schema
 from .hyperparameters import Hyperparameters
 from .sharding import Shard, empty, slice_rows
+
+if TYPE_CHECKING:
+    from .baseline import TwoPasses
 
 CHUNK_VALUES = 2_000_000  # values per chunk (8 MB of float32); XGB_CHUNK_VALUES overrides
 
@@ -131,8 +134,10 @@ class Chunks(xgb.DataIter):
         schema: Schema,
         spill: Spill | None,
         cache_prefix: str | None = None,
+        profile: TwoPasses | None = None,
     ) -> None:
         self.source, self.hp, self.schema, self.spill = source, hp, schema, spill
+        self.profile = profile  # the baseline's profile, fed by the first two passes
         self.chunk_rows = max(64, chunk_values() // max(1, len(schema.feature_names)))
         self.named = schema.input_format not in ("csv", "libsvm")
         self.parts: list[tuple[int, int, list]] = []  # rows start, stop, spilled arrays
@@ -171,6 +176,8 @@ class Chunks(xgb.DataIter):
     def _first(self) -> Iterator[Batch]:
         """Parse, keeping labels, weights and side columns, and spill the features."""
         self.parts, rows = [], 0
+        if self.profile is not None:
+            self.profile.restart()
         ys: list[np.ndarray] = []
         weights: list[np.ndarray] = []
         columns: list[dict[str, np.ndarray]] = []
@@ -180,6 +187,8 @@ class Chunks(xgb.DataIter):
                 weights.append(np.asarray(chunk.weight, np.float32))
             columns.append(chunk.columns)
             where = self.spill.write(_arrays(chunk.X)) if self.spill else []
+            if self.profile is not None:
+                self.profile.first_pass(chunk.X)
             self.parts.append((rows, rows + chunk.num_rows, where))
             rows += chunk.num_rows
             yield chunk.X, ys[-1], weights[-1] if weights else None
@@ -188,15 +197,32 @@ class Chunks(xgb.DataIter):
         names = columns[0].keys() if columns else ()
         self.columns = {n: np.concatenate([c[n] for c in columns]) for n in names}
         self.read_once = True
+        if self.profile is not None:
+            self.profile.fix_edges()
 
     def _again(self) -> Iterator[Batch]:
+        profile = self.profile
+        if profile is not None and profile.counting:
+            profile = None  # counted already (or a pass broke off: then the profile stays unfinished)
+        elif profile is not None:
+            profile.counting = True
         if self.spill is None:
-            for chunk in self._parse():
-                yield chunk.X, chunk.y, chunk.weight
-            return
-        for start, stop, where in self.parts:
-            weight = None if self.weight is None else self.weight[start:stop]
-            yield _matrix(self.spill.read(where)), self.y[start:stop], weight
+            batches = ((c.X, c.y, c.weight) for c in self._parse())
+        else:
+            batches = (
+                (
+                    _matrix(self.spill.read(where)),
+                    self.y[start:stop],
+                    None if self.weight is None else self.weight[start:stop],
+                )
+                for start, stop, where in self.parts
+            )
+        for batch in batches:
+            if profile is not None:
+                profile.second_pass(batch[0])
+            yield batch
+        if profile is not None:
+            profile.done = True  # the second pass saw every chunk
 
     def reset(self) -> None:
         if not self.read_once and self.spill is not None:

@@ -28,6 +28,7 @@ import numpy as np
 import xgboost as xgb
 
 from . import formats, memory
+from .baseline import TwoPasses
 from .chunks import Chunks, Source, Spill, no_room, read_options
 from .cpus import available_cpus
 from .errors import UserError
@@ -50,6 +51,7 @@ class Channel:
     schema: Schema
     weight: np.ndarray | None = None
     columns: dict[str, np.ndarray] = field(default_factory=dict)
+    passes: TwoPasses | None = None  # the monitoring baseline's profile, built while streaming
 
     @property
     def num_rows(self) -> int:
@@ -182,12 +184,13 @@ def _streamed(
     schema: Schema,
     plan: Plan,
     ref: xgb.DMatrix | None,
+    passes: TwoPasses | None = None,
 ) -> Channel:
     check_categorical(schema, hp)
     spill = Spill(plan.scratch / f"{source.name}.spill") if plan.spill else None
     external = plan.path == "external"
     cache = str(plan.scratch / f"{source.name}-cache") if external else None
-    chunks = Chunks(source, hp, schema, spill, cache_prefix=cache)
+    chunks = Chunks(source, hp, schema, spill, cache_prefix=cache, profile=passes)
     kind = xgb.ExtMemQuantileDMatrix if external else xgb.QuantileDMatrix
     nthread = int(hp.params.get("nthread") or hp.params.get("n_jobs") or available_cpus())
     try:
@@ -203,20 +206,25 @@ def _streamed(
     finally:
         if spill is not None:
             spill.close()
-    return Channel(source.name, matrix, chunks.y, schema, chunks.weight, chunks.columns)
+    return Channel(source.name, matrix, chunks.y, schema, chunks.weight, chunks.columns, passes)
 
 
 def build(
-    plan: Plan, sources: list[Source], hp: Hyperparameters, schema: Schema
+    plan: Plan, sources: list[Source], hp: Hyperparameters, schema: Schema, profile: bool = False
 ) -> dict[str, Channel]:
-    """The matrices of ``sources`` (train first: the others are quantized by its bins)."""
+    """The matrices of ``sources`` (train first: the others are quantized by its bins).
+
+    ``profile``: the streaming passes over the train channel also build the monitoring
+    baseline's profile (``Channel.passes``), where they see every row of its files."""
     out: dict[str, Channel] = {}
     ref = None
     for source in sources:
         if plan.path == "whole":
             channel = _whole(source, hp, schema)
         else:
-            channel = _streamed(source, hp, schema, plan, ref)
+            whole_channel = profile and source.name == "train" and source.shard is None
+            passes = TwoPasses(schema) if whole_channel else None
+            channel = _streamed(source, hp, schema, plan, ref, passes)
         out[source.name] = channel
         ref = ref or channel.matrix
     return out

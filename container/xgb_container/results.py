@@ -158,5 +158,7 @@ def finish(
     if not plan.distributed:
         scored = {}  # one host: the review predicts on the matrices itself
     write_evaluations(layout, hp, booster, channels, scored, objective, threshold, plan.schema)
+    passes = channels["train"].passes
+    profile = passes.profile if passes is not None else None  # else the baseline reads again
     channels.clear()  # the matrices are done with: their memory goes before the baseline's
-    baseline.write(layout, hp, booster, plan.schema, threshold, objective)  # model/baseline/
+    baseline.write(layout, hp, booster, plan.schema, threshold, objective, profile)

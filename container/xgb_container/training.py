@@ -122,7 +122,7 @@ def build_matrices(
     print(f"Training matrices: {how.describe()}", flush=True)
     if how.path == "external":
         memory.give_back_freed_blocks()  # memory is short: freed blocks go back at once
-    channels = matrices.build(how, sources, hp, plan.schema)
+    channels = matrices.build(how, sources, hp, plan.schema, profile=plan.is_coordinator)
     counts = session.counts(channels["train"].num_rows)
     rows = ", ".join(f"{h}={c}" for h, c in zip(plan.participants, counts, strict=True))
     log.info("train rows %s", rows)

@@ -36,11 +36,12 @@ class Numeric:
         present = values[~np.isnan(values)]
         self.missing += int(values.size - present.size)
         self.moments.add(present)
+        ordered = np.sort(present) if self.edges is not None or self.bounds is not None else None
         if self.edges is not None:
-            counts = stats.bin_counts(present, self.edges)
+            counts = stats.sorted_bin_counts(ordered, self.edges)
             self.psi_counts = counts if self.psi_counts is None else self.psi_counts + counts
         if self.bounds is not None:
-            counts = stats.bucket_counts(present, self.bounds)
+            counts = stats.bucket_counts(ordered, self.bounds)
             self.bucket_counts = (
                 counts if self.bucket_counts is None else self.bucket_counts + counts
             )

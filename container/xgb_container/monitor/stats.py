@@ -82,17 +82,21 @@ def bucket_edges(low: float, high: float, buckets: int = BUCKETS) -> np.ndarray:
 
 def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """How many of the present ``values`` fall in each of the ``len(edges) + 1`` bins (a value
-    equal to an edge goes above it; ``edges`` ascending). The values are sorted and the edges
-    looked up in them: about twice as fast as looking up every value among the edges."""
-    ordered = np.sort(values[~np.isnan(values)])
+    equal to an edge goes above it; ``edges`` ascending)."""
+    return sorted_bin_counts(np.sort(values[~np.isnan(values)]), edges)
+
+
+def sorted_bin_counts(ordered: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """``bin_counts`` of values already sorted, without missing ones: the edges are looked
+    up among the values (about twice as fast as each value among the edges)."""
     at_or_above = len(ordered) - np.searchsorted(ordered, edges, side="left")
     return -np.diff(np.concatenate(([len(ordered)], at_or_above, [0]))).astype(np.int64)
 
 
-def bucket_counts(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """Counts in the equal-width buckets ``bounds``; values outside go to the end buckets."""
-    inner = bounds[1:-1]
-    return bin_counts(values, inner)
+def bucket_counts(ordered: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Counts of sorted present values in the equal-width buckets ``bounds``; values
+    outside go to the end buckets."""
+    return sorted_bin_counts(ordered, bounds[1:-1])
 
 
 def shares(counts: np.ndarray) -> np.ndarray:
