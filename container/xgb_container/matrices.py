@@ -214,16 +214,18 @@ def build(
 ) -> dict[str, Channel]:
     """The matrices of ``sources`` (train first: the others are quantized by its bins).
 
-    ``profile``: the streaming passes over the train channel also build the monitoring
-    baseline's profile (``Channel.passes``), where they see every row of its files."""
+    ``profile``: the in-memory streaming passes over the train channel also build the
+    monitoring baseline's profile (``Channel.passes``), where they see every row of its
+    files. Not on the external path: memory is short there, and the baseline reads the
+    channel again once the matrices are gone."""
     out: dict[str, Channel] = {}
     ref = None
     for source in sources:
         if plan.path == "whole":
             channel = _whole(source, hp, schema)
         else:
-            whole_channel = profile and source.name == "train" and source.shard is None
-            passes = TwoPasses(schema) if whole_channel else None
+            every_row = source.name == "train" and source.shard is None
+            passes = TwoPasses(schema) if profile and every_row and plan.path == "quantile" else None
             channel = _streamed(source, hp, schema, plan, ref, passes)
         out[source.name] = channel
         ref = ref or channel.matrix
