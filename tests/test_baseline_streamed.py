@@ -100,38 +100,25 @@ def test_libsvm_with_absent_entries(tmp_path):
     same(features, profile_read_again(job))
 
 
-def test_the_whole_matrix_path_reads_the_channel_again(tmp_path):
+@pytest.mark.parametrize(
+    ("setting", "path"),
+    [({"tree_method": "exact"}, "whole"), ({"external_memory": "true"}, "external")],
+)
+def test_the_whole_and_external_paths_read_the_channel_again(tmp_path, setting, path):
+    """No streaming passes on the whole path; on the external path memory is short, so the
+    profile waits until the matrices are gone. Both give the same profile."""
     job = Job(tmp_path / "ml")
     table = pd.read_csv(TAIWAN).drop(columns=["ID"]).iloc[:2000]
     table.to_csv(job.channel("train", "text/csv; header=present") / "t.csv", index=False)
     job.hyperparameters(
         objective="binary:logistic",
         num_round=3,
-        tree_method="exact",
         label_column="default payment next month",
+        **setting,
     )
     done = job.train()
     assert done.returncode == 0, done.stderr + job.failure
-    assert "Monitoring baseline:" in done.stdout
-    assert "profiled as the matrices streamed" not in done.stdout
-    stats = json.loads((job.model_dir / "baseline" / "statistics.json").read_text())
-    same(stats["features"], profile_read_again(job))
-
-
-def test_the_external_memory_path_reads_the_channel_again(tmp_path):
-    """Memory is short there: the profile waits until the matrices are gone."""
-    job = Job(tmp_path / "ml")
-    table = pd.read_csv(TAIWAN).drop(columns=["ID"]).iloc[:2000]
-    table.to_csv(job.channel("train", "text/csv; header=present") / "t.csv", index=False)
-    job.hyperparameters(
-        objective="binary:logistic",
-        num_round=3,
-        external_memory="true",
-        label_column="default payment next month",
-    )
-    done = job.train()
-    assert done.returncode == 0, done.stderr + job.failure
-    assert "Training matrices: external" in done.stdout
+    assert f"Training matrices: {path}" in done.stdout
     assert "Monitoring baseline:" in done.stdout
     assert "profiled as the matrices streamed" not in done.stdout
     stats = json.loads((job.model_dir / "baseline" / "statistics.json").read_text())

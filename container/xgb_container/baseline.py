@@ -263,9 +263,7 @@ def write(
     """Write the baseline beside the model; a failure is logged, never fatal to training."""
     folder = layout.model_dir / "baseline"
     try:
-        statistics, constraint = build(
-            layout, hp, booster, schema, threshold, objective, profile
-        )
+        statistics, constraint = build(layout, hp, booster, schema, threshold, objective, profile)
     except Exception as exc:  # noqa: BLE001 - the model is saved; say why there is no baseline
         log.warning("monitoring baseline not written: %s: %s", type(exc).__name__, exc)
         print(f"Monitoring baseline not written: {exc}", flush=True)

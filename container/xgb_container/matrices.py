@@ -225,7 +225,9 @@ def build(
             channel = _whole(source, hp, schema)
         else:
             every_row = source.name == "train" and source.shard is None
-            passes = TwoPasses(schema) if profile and every_row and plan.path == "quantile" else None
+            passes = (
+                TwoPasses(schema) if profile and every_row and plan.path == "quantile" else None
+            )
             channel = _streamed(source, hp, schema, plan, ref, passes)
         out[source.name] = channel
         ref = ref or channel.matrix
