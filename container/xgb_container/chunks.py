@@ -203,9 +203,8 @@ class Chunks(xgb.DataIter):
     def _again(self) -> Iterator[Batch]:
         profile = self.profile
         if profile is not None and profile.counting:
-            profile = (
-                None  # counted already (or a pass broke off: then the profile stays unfinished)
-            )
+            # counted already (or a pass broke off: then the profile stays unfinished)
+            profile = None
         elif profile is not None:
             profile.counting = True
         if self.spill is None:
