@@ -108,10 +108,11 @@ class TwoPasses:
                 m = feature.moments
                 bounds[feature.name] = stats.bucket_edges(m.minimum, m.maximum)
         self.second = Profile(self.schema, edges, bounds)
+        self.second.take_totals(self.first)
 
     def second_pass(self, X: np.ndarray | sp.csr_matrix) -> None:
         assert self.second is not None
-        self.second.add(dense(X))
+        self.second.count(dense(X))
 
     @property
     def profile(self) -> Profile | None:

@@ -29,22 +29,46 @@ class Numeric:
     moments: stats.Moments = field(default_factory=stats.Moments)
     missing: int = 0
     wrong_type: int = 0  # values that were not numbers (counted, then left out)
-    psi_counts: np.ndarray | None = None
-    bucket_counts: np.ndarray | None = None
+    above: np.ndarray | None = None  # values at or above each of ``cuts``, over all chunks
+
+    @property
+    def cuts(self) -> np.ndarray | None:
+        """The drift edges, then the buckets' inner bounds: what ``count`` compares with."""
+        parts = [p for p in (self.edges, self._inner) if p is not None]
+        return np.concatenate(parts) if parts else None
+
+    @property
+    def _inner(self) -> np.ndarray | None:
+        return None if self.bounds is None else self.bounds[1:-1]
 
     def add(self, values: np.ndarray) -> None:
-        present = values[~np.isnan(values)]
-        self.missing += int(values.size - present.size)
+        missing = np.isnan(values)
+        count = int(np.count_nonzero(missing))
+        present = values[~missing] if count else values
+        self.missing += count
         self.moments.add(present)
-        ordered = np.sort(present) if self.edges is not None or self.bounds is not None else None
-        if self.edges is not None:
-            counts = stats.sorted_bin_counts(ordered, self.edges)
-            self.psi_counts = counts if self.psi_counts is None else self.psi_counts + counts
-        if self.bounds is not None:
-            counts = stats.bucket_counts(ordered, self.bounds)
-            self.bucket_counts = (
-                counts if self.bucket_counts is None else self.bucket_counts + counts
-            )
+        self.count(values)
+
+    def count(self, values: np.ndarray) -> None:
+        """Count a chunk's values into the fixed edges only (missing ones fall in none)."""
+        cuts = self.cuts
+        if cuts is None:
+            return
+        above = stats.at_or_above(values, cuts)
+        self.above = above if self.above is None else self.above + above
+
+    @property
+    def psi_counts(self) -> np.ndarray | None:
+        if self.edges is None or self.above is None:
+            return None
+        return stats.counts_from_above(self.present, self.above[: len(self.edges)])
+
+    @property
+    def bucket_counts(self) -> np.ndarray | None:
+        if self._inner is None or self.above is None:
+            return None
+        start = 0 if self.edges is None else len(self.edges)
+        return stats.counts_from_above(self.present, self.above[start:])
 
     @property
     def present(self) -> int:
@@ -158,6 +182,26 @@ class Profile:
         self.rows += len(X)
         for j, feature in enumerate(self.features):
             feature.add(np.asarray(X[:, j], dtype=np.float64))
+
+    def take_totals(self, first: Profile) -> None:
+        """Take the row count, moments, missing and category counts of a first pass over the
+        same rows: a second pass then only ``count``s numeric values into the edges."""
+        self.rows = first.rows
+        for j, (mine, seen) in enumerate(zip(self.features, first.features, strict=True)):
+            if isinstance(mine, Numeric) and isinstance(seen, Numeric):
+                mine.moments, mine.missing, mine.wrong_type = (
+                    seen.moments,
+                    seen.missing,
+                    seen.wrong_type,
+                )
+            else:
+                self.features[j] = seen
+
+    def count(self, X: np.ndarray) -> None:
+        """Count a chunk's numeric values into the edges (after ``take_totals``)."""
+        for j, feature in enumerate(self.features):
+            if isinstance(feature, Numeric) and feature.cuts is not None:
+                feature.count(np.ascontiguousarray(X[:, j]))
 
     def statistics(self) -> list[dict[str, Any]]:
         return [f.statistics() for f in self.features]

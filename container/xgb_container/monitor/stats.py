@@ -34,7 +34,7 @@ class Moments:
         n = int(values.size)
         if n == 0:
             return
-        values = values.astype(np.float64)
+        values = np.asarray(values, dtype=np.float64)
         mean = float(values.mean())
         m2 = float(((values - mean) ** 2).sum())
         total = self.count + n
@@ -80,23 +80,31 @@ def bucket_edges(low: float, high: float, buckets: int = BUCKETS) -> np.ndarray:
     return np.linspace(low, high, buckets + 1)
 
 
+def at_or_above(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """How many ``values`` are at or above each edge (a missing value is above none): one
+    vectorized comparison per edge, several times faster than sorting for a few edges."""
+    return np.array(
+        [np.count_nonzero(values >= edge) for edge in np.asarray(edges, dtype=np.float64)],
+        dtype=np.int64,
+    )
+
+
+def counts_from_above(present: int, above: np.ndarray) -> np.ndarray:
+    """Bin counts from the number of present values and how many are at or above each edge."""
+    return -np.diff(np.concatenate(([present], above, [0]))).astype(np.int64)
+
+
 def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """How many of the present ``values`` fall in each of the ``len(edges) + 1`` bins (a value
     equal to an edge goes above it; ``edges`` ascending)."""
-    return sorted_bin_counts(np.sort(values[~np.isnan(values)]), edges)
+    present = int(values.size - np.count_nonzero(np.isnan(values)))
+    return counts_from_above(present, at_or_above(values, edges))
 
 
-def sorted_bin_counts(ordered: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """``bin_counts`` of values already sorted, without missing ones: the edges are looked
-    up among the values (about twice as fast as each value among the edges)."""
-    at_or_above = len(ordered) - np.searchsorted(ordered, edges, side="left")
-    return -np.diff(np.concatenate(([len(ordered)], at_or_above, [0]))).astype(np.int64)
-
-
-def bucket_counts(ordered: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """Counts of sorted present values in the equal-width buckets ``bounds``; values
-    outside go to the end buckets."""
-    return sorted_bin_counts(ordered, bounds[1:-1])
+def bucket_counts(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Counts of present values in the equal-width buckets ``bounds``; values outside go to
+    the end buckets."""
+    return bin_counts(values, bounds[1:-1])
 
 
 def shares(counts: np.ndarray) -> np.ndarray:
