@@ -246,3 +246,50 @@ def test_libsvm_error_names_the_file_and_line(tmp_path):
     (tmp_path / "a.libsvm").write_text("1 0:1.5 3:2\n0 x:y\n")
     with pytest.raises(UserError, match=r"a\.libsvm: cannot parse LibSVM near line 1"):
         formats.load_channel(tmp_path, "text/libsvm")
+
+
+def test_ahead_keeps_order_works_in_parallel_and_raises_at_its_item():
+    import threading
+    import time
+
+    seen: set[str] = set()
+
+    def work(n: int) -> int:
+        seen.add(threading.current_thread().name)
+        time.sleep(0.02 * (n % 3))  # later items may finish first
+        if n == 7:
+            raise UserError("item 7")
+        return n * n
+
+    out = files.ahead(range(10), work, 2)
+    assert [next(out) for _ in range(7)] == [n * n for n in range(7)]
+    with pytest.raises(UserError, match="item 7"):
+        next(out)
+    assert len(seen) == 2  # two threads worked
+    assert list(files.ahead(range(5), work, 1)) == [0, 1, 4, 9, 16]
+
+
+@pytest.mark.parametrize("bad", [None, "0,oops,3", "1,2"])
+def test_plain_csv_parsed_in_parallel_reads_and_refuses_as_in_one_thread(
+    tmp_path, monkeypatch, bad
+):
+    monkeypatch.setattr(files, "BLOCK_BYTES", 256)
+    lines = [",".join(f"{v:g}" for v in row) for row in rows(600)]
+    if bad:
+        lines[433] = bad
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+
+    def read(workers: int) -> tuple[np.ndarray | None, str | None]:
+        try:
+            chunks = list(formats.iter_chunks(tmp_path, "text/csv", workers=workers))
+        except UserError as exc:
+            return None, str(exc)
+        return np.concatenate([np.column_stack([c.y, c.X]) for c in chunks]), None
+
+    one, parallel = read(1), read(2)
+    if bad is None:
+        np.testing.assert_array_equal(parallel[0], rows(600).astype(np.float32))
+        np.testing.assert_array_equal(parallel[0], one[0])
+    else:
+        assert parallel[1] is not None and "line 434" in parallel[1]
+        assert parallel[1] == one[1]

@@ -89,7 +89,7 @@ def bad_constraint_names(job):
 CASES = {
     empty_train: "the train channel",
     unparsable_row: "part-2.csv: line 2, column 3: 'oops' is not a number",
-    ragged_row: "t.csv: cannot parse CSV: Error tokenizing data. C error: Expected 3 fields in line 3, saw 4",
+    ragged_row: "t.csv: line 3 has 4 values but most lines have 3",
     non_binary_label: "objective binary:logistic needs labels 0 or 1, found 2",
     mismatched_features: "channel validation has 4 features but the train channel has 3",
     unknown_hyperparameter: "unknown hyperparameter 'max_dept'; did you mean 'max_depth'?",

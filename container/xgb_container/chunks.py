@@ -135,8 +135,10 @@ class Chunks(xgb.DataIter):
         spill: Spill | None,
         cache_prefix: str | None = None,
         profile: TwoPasses | None = None,
+        workers: int = 1,
     ) -> None:
         self.source, self.hp, self.schema, self.spill = source, hp, schema, spill
+        self.workers = workers  # blocks parsed at once on the first pass
         self.profile = profile  # the baseline's profile, fed by the first two passes
         self.chunk_rows = max(64, chunk_values() // max(1, len(schema.feature_names)))
         self.named = schema.input_format not in ("csv", "libsvm")
@@ -161,6 +163,7 @@ class Chunks(xgb.DataIter):
             **read_options(self.hp),
             schema=self.schema,
             chunk_rows=self.chunk_rows,
+            workers=self.workers,
         ):
             if self.source.shard is not None:
                 chunk = slice_rows(chunk, self.source.shard.index, self.source.shard.count)

@@ -190,9 +190,11 @@ def _streamed(
     spill = Spill(plan.scratch / f"{source.name}.spill") if plan.spill else None
     external = plan.path == "external"
     cache = str(plan.scratch / f"{source.name}-cache") if external else None
-    chunks = Chunks(source, hp, schema, spill, cache_prefix=cache, profile=passes)
-    kind = xgb.ExtMemQuantileDMatrix if external else xgb.QuantileDMatrix
     nthread = int(hp.params.get("nthread") or hp.params.get("n_jobs") or available_cpus())
+    # In memory, the first pass parses on every thread; external memory is short of memory.
+    workers = 1 if external else nthread
+    chunks = Chunks(source, hp, schema, spill, cache, passes, workers)
+    kind = xgb.ExtMemQuantileDMatrix if external else xgb.QuantileDMatrix
     try:
         matrix = kind(
             chunks,

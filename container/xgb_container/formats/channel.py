@@ -102,9 +102,11 @@ def infer_schema(
 # The rows.
 
 
-def _plain(path: Path, schema: Schema, csv_weights: bool, where: str) -> Iterator[Dataset]:
+def _plain(
+    path: Path, schema: Schema, csv_weights: bool, where: str, workers: int
+) -> Iterator[Dataset]:
     first_cols = 2 if csv_weights else 1
-    for line, data in csvfmt.plain_chunks(path):
+    for line, data in csvfmt.plain_chunks(path, workers):
         if data.shape[1] - first_cols != schema.count:
             raise UserError(
                 f"channel {where} has {data.shape[1] - first_cols} features but the train "
@@ -188,10 +190,11 @@ def _datasets(
     schema: Schema | None,
     wanted: Columns,
     csv_weights: bool,
+    workers: int = 1,
 ) -> Iterator[Dataset]:
     for path in files:
         if fmt == "csv":
-            parts = _plain(path, schema, csv_weights, folder.name)
+            parts = _plain(path, schema, csv_weights, folder.name, workers)
         elif fmt == "libsvm":
             parts = _libsvm(path, schema, folder.name)
         else:
@@ -213,9 +216,11 @@ def iter_chunks(
     chunk_rows: int = 1 << 16,
     exclude_columns: tuple[str, ...] = (),
     side_columns: tuple[str, ...] = (),
+    workers: int = 1,
 ) -> Iterator[Dataset]:
     """The rows of a channel as ``Dataset`` chunks of at most ``chunk_rows`` rows, read a
-    block at a time; without ``schema`` a first pass learns it (``infer_schema``)."""
+    block at a time; without ``schema`` a first pass learns it (``infer_schema``).
+    ``workers``: blocks of headerless CSV parsed at once (threads; each costs memory)."""
     fmt = input_format(content_type)
     files = channel_files(folder)
     if not files:
@@ -232,7 +237,7 @@ def iter_chunks(
         )
         if schema is None:
             return
-    for dataset in _datasets(folder, fmt, files, schema, wanted, csv_weights):
+    for dataset in _datasets(folder, fmt, files, schema, wanted, csv_weights, workers):
         yield from _split(dataset, chunk_rows)
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 from ..errors import UserError
 from . import rows as rowlib
 from .cells import NA_VALUES, numbers
-from .files import blocks, first_line
+from .files import ahead, blocks, first_line
 from .schema import Schema
 
 PANDAS = {"na_values": NA_VALUES, "keep_default_na": False}
@@ -31,12 +31,8 @@ def _parse_error(path: Path, exc: Exception, lines: int) -> UserError:
     return UserError(f"{path}: cannot parse CSV: {_shift(message, lines)}")
 
 
-def odd_line(block: bytes, width: int) -> tuple[int, int] | None:
-    """(index, values) of the block's first line without ``width`` values: pandas would
-    fill a short one with missing values and cut a long one. Blank lines are left to the
-    readers, blocks with quoted fields to the parser."""
-    if b'"' in block:
-        return None
+def _widths(block: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Values on each line of an unquoted block, and which lines are blank."""
     data = np.frombuffer(block, dtype=np.uint8)
     ends = np.flatnonzero(data == ord("\n"))
     if not len(ends) or ends[-1] != len(data) - 1:
@@ -47,8 +43,24 @@ def odd_line(block: bytes, width: int) -> tuple[int, int] | None:
     blank = (ends == starts) | (
         (ends == starts + 1) & (data[np.minimum(starts, len(data) - 1)] == ord("\r"))
     )
+    return values, blank
+
+
+def odd_line(block: bytes, width: int) -> tuple[int, int] | None:
+    """(index, values) of the block's first line without ``width`` values: pandas would
+    fill a short one with missing values and cut a long one. Blank lines are left to the
+    readers, blocks with quoted fields to the parser."""
+    if b'"' in block:
+        return None
+    values, blank = _widths(block)
     odd = np.flatnonzero((values != width) & ~blank)
     return (int(odd[0]), int(values[odd[0]])) if len(odd) else None
+
+
+def common_width(block: bytes) -> int:
+    """The most common number of values on the block's lines (blank lines aside)."""
+    values, blank = _widths(block)
+    return int(np.bincount(values[~blank]).argmax()) if (~blank).any() else 0
 
 
 # Training: headerless numeric files.
@@ -76,24 +88,38 @@ def _exact_block(block: bytes, path: Path, line: int) -> np.ndarray:
     return X
 
 
-def plain_chunks(path: Path) -> Iterator[tuple[int, np.ndarray]]:
-    """A headerless numeric file as (first line, float32 matrix of every column) blocks."""
-    for line, block in blocks(path):
-        try:
-            X = numeric_block(block)
-        except pd.errors.EmptyDataError:
-            continue
-        except pd.errors.ParserError as exc:
+def _plain_block(path: Path, line: int, block: bytes) -> np.ndarray | None:
+    """One block of a headerless numeric file as a float32 matrix (``None``: no rows)."""
+    try:
+        X = numeric_block(block)
+    except pd.errors.EmptyDataError:
+        return None
+    except pd.errors.ParserError as exc:
+        width = common_width(block)  # pandas names the line after a short first one
+        odd = odd_line(block, width)
+        if odd is None:
             raise _parse_error(path, exc, line - 1) from None
-        except ValueError:
-            X = _exact_block(block, path, line)
-        odd = odd_line(block, X.shape[1])
-        if odd is not None:
-            raise UserError(
-                f"{path}: line {line + odd[0]} has {odd[1]} values but the lines before "
-                f"have {X.shape[1]}"
-            )
-        if len(X):
+        raise UserError(
+            f"{path}: line {line + odd[0]} has {odd[1]} values but most lines have {width}"
+        ) from None
+    except ValueError:
+        X = _exact_block(block, path, line)
+    odd = odd_line(block, X.shape[1])
+    if odd is not None:
+        raise UserError(
+            f"{path}: line {line + odd[0]} has {odd[1]} values but the lines before "
+            f"have {X.shape[1]}"
+        )
+    return X if len(X) else None
+
+
+def plain_chunks(path: Path, workers: int = 1) -> Iterator[tuple[int, np.ndarray]]:
+    """A headerless numeric file as (first line, float32 matrix of every column) blocks,
+    parsed ``workers`` blocks at a time in threads (pandas lets go of the GIL while it
+    parses; each block in flight costs memory)."""
+    parsed = ahead(blocks(path), lambda item: (item[0], _plain_block(path, *item)), workers)
+    for line, X in parsed:
+        if X is not None:
             yield line, X
 
 

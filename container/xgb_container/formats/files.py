@@ -9,7 +9,9 @@ import shutil
 import stat
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -134,3 +136,24 @@ def seekable(path: Path) -> Iterator[IO[bytes] | Path]:
             raise UserError(f"{path}: broken gzip file ({exc})") from None
         copy.seek(0)
         yield copy
+
+
+def ahead[T, R](items: Iterable[T], work: Callable[[T], R], workers: int) -> Iterator[R]:
+    """``work(item)`` for each item, in order, with up to ``workers`` items worked on at once
+    in threads: for parsers that let go of the GIL, as pandas' C reader does. An error is
+    raised where its item's result is taken."""
+    if workers < 2:
+        yield from map(work, items)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="parse") as pool:
+        pending: deque[Future[R]] = deque()
+        try:
+            for item in items:
+                pending.append(pool.submit(work, item))
+                if len(pending) > workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()

@@ -144,6 +144,9 @@ def bottom_k(keys: np.ndarray, rows: np.ndarray, new_rows: np.ndarray, k: int, r
     """A uniform sample of at most ``k`` rows of a stream: each row gets a random key and
     the ``k`` smallest keys are kept (merged chunk by chunk, bounded memory)."""
     new_keys = rng.random(len(new_rows))
+    if len(keys) >= k:  # full: only rows with a key below the largest kept one can enter
+        entering = new_keys < keys.max()
+        new_keys, new_rows = new_keys[entering], new_rows[entering]
     keys = np.concatenate([keys, new_keys])
     rows = np.concatenate([rows, new_rows]) if len(rows) else new_rows
     if len(keys) > k:
