@@ -178,3 +178,20 @@ def test_each_size_of_plain_body_takes_its_fast_reader(rows, reader):
         X = fcsv.decode(body + b"\n", {}, schema)
     assert len(returned) == 1 and returned[0] is not None
     assert np.array_equal(X, values.astype(np.float32))
+
+
+@pytest.mark.parametrize(
+    "cell",
+    ["+", "-", "99999999999999999999", "9223372036854775808", "-9223372036854775809", "-0"]
+    + ["+-3", "1-2", "00012", "+7", "9223372036854775807"],
+)
+def test_whole_number_bodies_with_a_cell_the_integer_reader_misreads(cell):
+    """numpy's integer text reader saturates past int64 and reads a bare sign as 0: such
+    a body is read as the careful reader reads it (or refused the same way)."""
+    rng = np.random.default_rng(0)
+    rows = [[str(v) for v in rng.integers(-500, 500, 23)] for _ in range(5)]
+    rows[3][7] = cell
+    body = "\n".join(",".join(r) for r in rows).encode()
+    schema = Schema("csv", [f"f{i}" for i in range(23)], ["q"] * 23)
+    fast, slow = outcome(fcsv.decode, body, {}, schema), outcome(careful, body, {}, schema)
+    assert same(fast, slow), (fast, slow)

@@ -15,6 +15,7 @@ import xgboost as xgb
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "container"))
 from xgb_container.metadata import ModelMetadata  # noqa: E402
+from xgb_container.predictor import DensePredictor  # noqa: E402
 
 WORK = ROOT / ".cache" / "serve-bench"
 TAIWAN = ROOT / "tests" / "data" / "taiwan_default_of_credit_card_clients.csv.gz"
@@ -37,18 +38,22 @@ def train() -> tuple[xgb.Booster, np.ndarray]:
     return booster, X
 
 
-def in_process(booster: xgb.Booster, X: np.ndarray, rows: int, seconds: float) -> float:
-    """Best-of-5 single-thread ``inplace_predict`` calls per CPU second on ``rows``-row float32
-    inputs (CPU time, like the servers' figures, so that other load on the machine counts
-    less)."""
+def in_process(
+    booster: xgb.Booster, X: np.ndarray, rows: int, seconds: float, direct: bool = False
+) -> float:
+    """Best-of-5 single-thread predict calls per CPU second on ``rows``-row float32 inputs
+    (CPU time, like the servers' figures, so that other load on the machine counts less):
+    ``Booster.inplace_predict``, or with ``direct`` the server's own ``DensePredictor``
+    (XGBoost's C entry point without the Python wrapper's per-call work)."""
     booster.set_param({"nthread": 1})
+    predict = DensePredictor(booster, (0, 0)) if direct else booster.inplace_predict
     batches = [np.ascontiguousarray(X[i * rows : (i + 1) * rows]) for i in range(200)]
     best = 0.0
     for _ in range(5):
         calls, start = 0, time.thread_time()
         while time.thread_time() - start < seconds / 5:
             for batch in batches:
-                booster.inplace_predict(batch)
+                predict(batch)
             calls += len(batches)
         best = max(best, calls / (time.thread_time() - start))
     return best

@@ -35,8 +35,9 @@ def floor_table(results: dict) -> str:
     """CPU per request at 8 connections against the floor, at 1 and 100 rows."""
     lines = [
         "| rows | this server ms | empty app ms | empty app behind nginx ms | "
-        "in-process predict ms | floor ms | ratio to floor |",
-        "|---|---|---|---|---|---|---|",
+        "in-process predict ms | floor ms | ratio to floor | direct predict ms | "
+        "ratio to strict floor |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for rows in SIZES:
         key = f"{rows}x8"
@@ -44,10 +45,11 @@ def floor_table(results: dict) -> str:
         empty = results["gunicorn, empty app"][key]["cpu_ms_per_request"]
         behind = results["gunicorn, empty app behind nginx"][key]["cpu_ms_per_request"]
         predict = 1e3 / results["in-process calls/s"][str(rows)]
+        direct = 1e3 / results["in-process direct calls/s"][str(rows)]
         floor = empty + predict
         lines.append(
             f"| {rows} | {ours:.3f} | {empty:.3f} | {behind:.3f} | {predict:.3f} | "
-            f"{floor:.3f} | {ours / floor:.2f} |"
+            f"{floor:.3f} | {ours / floor:.2f} | {direct:.3f} | {ours / (empty + direct):.2f} |"
         )
     return "\n".join(lines)
 
