@@ -187,3 +187,11 @@ def test_roc_auc_with_an_odd_number_of_positives():
 
 def test_ks_distance_of_an_empty_sample_is_its_whole_gap():
     assert stats.ks_distance(np.array([1, 3]), np.array([0, 0])) == 1.0
+
+
+def test_ks_distance_of_single_counts_and_of_nothing():
+    """One count on each side is a whole distribution; no counts at all are no distance."""
+    assert stats.ks_distance(np.array([1, 0]), np.array([0, 1])) == 1.0
+    assert stats.ks_distance(np.array([0, 1]), np.array([1, 0])) == 1.0
+    assert stats.ks_distance(np.array([0, 1]), np.array([0, 3])) == 0.0
+    assert stats.ks_distance(np.array([0, 0]), np.array([0, 0])) == 0.0
