@@ -185,12 +185,14 @@ def test_each_size_of_plain_body_takes_its_fast_reader(rows, reader):
     ["+", "-", "99999999999999999999", "9223372036854775808", "-9223372036854775809", "-0"]
     + ["+-3", "1-2", "00012", "+7", "9223372036854775807"],
 )
-def test_whole_number_bodies_with_a_cell_the_integer_reader_misreads(cell):
+@pytest.mark.parametrize(("row", "column"), [(3, 7), (3, 22), (3, 0), (4, 22)])
+def test_whole_number_bodies_with_a_cell_the_integer_reader_misreads(cell, row, column):
     """numpy's integer text reader saturates past int64 and reads a bare sign as 0: such
-    a body is read as the careful reader reads it (or refused the same way)."""
+    a body is read as the careful reader reads it (or refused the same way), wherever the
+    cell stands (inside a line, at a line's end or start, last in the body)."""
     rng = np.random.default_rng(0)
     rows = [[str(v) for v in rng.integers(-500, 500, 23)] for _ in range(5)]
-    rows[3][7] = cell
+    rows[row][column] = cell
     body = "\n".join(",".join(r) for r in rows).encode()
     schema = Schema("csv", [f"f{i}" for i in range(23)], ["q"] * 23)
     fast, slow = outcome(fcsv.decode, body, {}, schema), outcome(careful, body, {}, schema)
