@@ -9,6 +9,7 @@ edges; the current data is counted into the same edges so that the two can be co
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -31,9 +32,10 @@ class Numeric:
     wrong_type: int = 0  # values that were not numbers (counted, then left out)
     above: np.ndarray | None = None  # values at or above each of ``cuts``, over all chunks
 
-    @property
+    @cached_property
     def cuts(self) -> np.ndarray | None:
-        """The drift edges, then the buckets' inner bounds: what ``count`` compares with."""
+        """The drift edges, then the buckets' inner bounds: what ``count`` compares with
+        (fixed at construction, so made once, not per chunk and column)."""
         parts = [p for p in (self.edges, self._inner) if p is not None]
         return np.concatenate(parts) if parts else None
 
