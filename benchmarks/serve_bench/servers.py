@@ -85,13 +85,14 @@ def noop_app(environ: dict, start_response) -> list[bytes]:  # noqa: ANN001
     return [b"0.5\n"]
 
 
-def noop_gunicorn(bind: str) -> int:
+def noop_gunicorn(bind: str, **extra: object) -> int:
     """gunicorn with ``noop_app``, configured as ``serve`` configures its gunicorn."""
     from gunicorn.app.base import BaseApplication
 
     class Noop(BaseApplication):
         def load_config(self) -> None:
-            for key, value in {"bind": bind, "workers": 2, "worker_class": "sync"}.items():
+            options = {"bind": bind, "workers": 2, "worker_class": "sync", **extra}
+            for key, value in options.items():
                 self.cfg.set(key, value)
             self.cfg.set("control_socket_disable", True)
 
@@ -107,7 +108,11 @@ def noop_behind_front_end(port: int) -> int:
     from xgb_container import frontend
 
     front = frontend.FrontEnd("127.0.0.1", port, 6 << 20, 6, 60, 20)
-    return frontend.run(front, frontend.find_nginx(), lambda sock: noop_gunicorn(f"unix:{sock}"))
+    return frontend.run(
+        front,
+        frontend.find_nginx(),
+        lambda sock: noop_gunicorn(f"unix:{sock}", post_request=frontend.close_upstream),
+    )
 
 
 def bench_noop(files: dict[int, Path], seconds: float, behind_front_end: bool) -> dict:

@@ -118,6 +118,27 @@ class FrontEnd:
         )
 
 
+def close_upstream(worker, req, environ, resp) -> None:  # noqa: ANN001 - gunicorn's hook
+    """gunicorn's ``post_request`` hook behind the front end: once the whole answer is
+    written, read what the app left of the request body, then close the unix socket.
+
+    gunicorn's own close (RFC 9112, 9.6) half-closes and waits for the peer to close first,
+    which spares a TCP client a reset. nginx has sent the whole request by then, so behind
+    it that wait only costs a poll and two context switches per request (about 0.1 ms of CPU
+    per 1-row request here, nginx's part included), and the bytes an app left unread (a
+    wrong route's body) could still make nginx log a reset. An answer that is not complete
+    (an error still to be written, a streamed body) is left to gunicorn's close."""
+    if resp is None or not resp.headers_sent or resp.response_length is None:
+        return
+    if resp.sent < resp.response_length:
+        return
+    try:
+        req.body.read()
+    except Exception:  # noqa: BLE001 - gunicorn's own close handles the connection then
+        return
+    resp.sock.close()
+
+
 def _child_setup() -> None:
     """In each child before exec: default signal mask; die with the supervisor."""
     signal.pthread_sigmask(signal.SIG_SETMASK, set())

@@ -150,7 +150,8 @@ def main() -> int:
             return 0
 
         def serve_on(sock: Path) -> int:
-            Server(layout, settings, {**options, "bind": f"unix:{sock}"}).run()
+            upstream = {"bind": f"unix:{sock}", "post_request": frontend.close_upstream}
+            Server(layout, settings, {**options, **upstream}).run()
             return 0
 
         return frontend.run(front_end(options, settings), nginx, serve_on)
