@@ -165,6 +165,49 @@ def test_dense_predictor_matches_inplace_predict(served):
     np.testing.assert_array_equal(served.model.dense(wide), served.model.dense(X))
 
 
+def test_dense_predictor_reuses_one_proxy_per_thread_across_shapes(served):
+    """The proxy DMatrix made once per thread carries each call's matrix, whatever its
+    shape; without it (an XGBoost without the class) XGBoost makes one per call."""
+    rng = np.random.default_rng(6)
+    dense = served.model.dense
+    booster = served.model.booster
+    handles = set()
+    for rows in (1, 40, 1, 7, 100, 1):
+        X = rng.normal(size=(rows, 5)).astype(np.float32)
+        for kind in ("value", "margin"):
+            np.testing.assert_array_equal(
+                dense(X, kind), booster.inplace_predict(X, predict_type=kind)
+            )
+        handles.add(dense.proxy().value)
+        assert dense.local.proxy.num_row() == rows  # XGBoost read this call's matrix there
+    assert len(handles) == 1 and None not in handles
+    bare = type(dense)(booster, dense.iteration_range)
+    bare.proxy_class = None
+    assert bare.proxy() is None
+    np.testing.assert_array_equal(bare(X), booster.inplace_predict(X))
+
+
+def test_dense_predictor_threads_each_have_their_own_proxy(served):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    dense = served.model.dense
+    together = threading.Barrier(4)  # each task on a thread of its own
+    rng = np.random.default_rng(7)
+    inputs = [rng.normal(size=(1 + 13 * i, 5)).astype(np.float32) for i in range(4)]
+    expected = [served.model.booster.inplace_predict(X) for X in inputs]
+
+    def work(i: int) -> tuple[int | None, bool]:
+        together.wait(timeout=30)
+        same = all(np.array_equal(dense(inputs[i]), expected[i]) for _ in range(300))
+        return dense.proxy().value, same
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(work, range(4)))
+    assert all(same for _, same in results)
+    assert len({handle for handle, _ in results}) == 4
+
+
 def test_headers_read_the_wsgi_environ_by_header_name():
     environ = {
         "CONTENT_TYPE": "text/csv",

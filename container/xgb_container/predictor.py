@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import json
 import math
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,12 @@ class DensePredictor:
     """``Booster.inplace_predict`` on a C-contiguous float32 matrix, without its per-call
     work (input type dispatch, argument JSON, feature validation): the arguments are built
     once, since the model's metadata already fixes the input layout. Falls back to
-    ``inplace_predict`` if XGBoost's C entry point is not where this version expects it."""
+    ``inplace_predict`` if XGBoost's C entry point is not where this version expects it.
+
+    Each thread passes XGBoost a proxy DMatrix of its own, made once: without one, XGBoost
+    makes a new proxy per call, and with it a context that reads the cgroup CPU quota
+    files (five file system calls per prediction, about 12 us of a 1-row request's 28 here,
+    and some 45 us when caches are cold, as they are between served requests)."""
 
     def __init__(self, booster: xgb.Booster, iteration_range: tuple[int, int]) -> None:
         self.booster = booster
@@ -45,6 +51,8 @@ class DensePredictor:
         core = xgb.core
         self.lib = getattr(getattr(core, "_LIB", None), "XGBoosterPredictFromDense", None)
         self.check = getattr(core, "_check_call", None)
+        self.proxy_class = getattr(core, "_ProxyDMatrix", None)
+        self.local = threading.local()
         self.args = {
             kind: json.dumps(
                 {
@@ -78,7 +86,7 @@ class DensePredictor:
                 self.booster.handle,
                 interface,
                 self.args[kind],
-                None,
+                self.proxy(),
                 ctypes.byref(shape),
                 ctypes.byref(dims),
                 ctypes.byref(preds),
@@ -88,6 +96,13 @@ class DensePredictor:
         size = math.prod(out_shape)
         # The buffer belongs to the Booster and is reused by its next call: copy it out.
         return np.ctypeslib.as_array(preds, (size,)).reshape(out_shape).copy()
+
+    def proxy(self) -> ctypes.c_void_p | None:
+        """This thread's proxy DMatrix handle (``None``: XGBoost makes one per call)."""
+        made = getattr(self.local, "proxy", None)
+        if made is None and self.proxy_class is not None:
+            made = self.local.proxy = self.proxy_class()
+        return made.handle if made is not None else None
 
 
 def _first_line(exc: Exception) -> str:
