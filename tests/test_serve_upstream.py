@@ -62,3 +62,65 @@ def test_a_large_body_left_unread_is_read_before_the_close(server):
     assert requests.get(server.url("/ping"), timeout=5).status_code == 200
     assert "reset by peer" not in server.log
     assert "[error]" not in server.log
+
+
+class Sock:
+    def __init__(self) -> None:
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class Body:
+    def __init__(self, fails: bool = False) -> None:
+        self.fails = fails
+        self.read_to_end = False
+
+    def read(self) -> bytes:
+        if self.fails:
+            raise OSError("peer went away")
+        self.read_to_end = True
+        return b""
+
+
+class Req:
+    def __init__(self, body: Body) -> None:
+        self.body = body
+
+
+class Resp:
+    def __init__(self, headers_sent: bool, length: int | None, sent: int) -> None:
+        self.headers_sent = headers_sent
+        self.response_length = length
+        self.sent = sent
+        self.sock = Sock()
+
+
+@pytest.mark.parametrize(
+    ("resp", "closes"),
+    [
+        (Resp(headers_sent=True, length=4, sent=4), True),
+        (Resp(headers_sent=False, length=4, sent=0), False),  # an error answer still to come
+        (Resp(headers_sent=False, length=0, sent=0), False),  # an empty one, not yet sent
+        (Resp(headers_sent=True, length=4, sent=3), False),  # cut short
+        (Resp(headers_sent=True, length=None, sent=4), False),  # streamed: gunicorn ends it
+        (None, False),
+    ],
+)
+def test_close_upstream_closes_only_a_complete_answer(resp, closes):
+    from xgb_container.frontend import close_upstream
+
+    body = Body()
+    close_upstream(None, Req(body), {}, resp)
+    assert body.read_to_end is closes
+    if resp is not None:
+        assert resp.sock.closed is closes
+
+
+def test_close_upstream_leaves_a_failed_read_to_gunicorn():
+    from xgb_container.frontend import close_upstream
+
+    resp = Resp(headers_sent=True, length=4, sent=4)
+    close_upstream(None, Req(Body(fails=True)), {}, resp)
+    assert not resp.sock.closed
