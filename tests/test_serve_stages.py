@@ -187,6 +187,23 @@ def test_dense_predictor_reuses_one_proxy_per_thread_across_shapes(served):
     np.testing.assert_array_equal(bare(X), booster.inplace_predict(X))
 
 
+def test_dense_predictor_honours_the_iteration_range(served):
+    """A model kept at its best iteration predicts with the trees up to it."""
+    from xgb_container.predictor import DensePredictor
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(30, 5)).astype(np.float32)
+    booster = served.model.booster
+    kept = DensePredictor(booster, (0, 3))
+    expected = booster.inplace_predict(X, iteration_range=(0, 3))
+    np.testing.assert_array_equal(kept(X), expected)
+    assert not np.array_equal(expected, booster.inplace_predict(X))
+    # Without XGBoost's C entry point, ``inplace_predict`` itself answers.
+    bare = DensePredictor(booster, (0, 3))
+    bare.lib = None
+    np.testing.assert_array_equal(bare(X), expected)
+
+
 def test_dense_predictor_threads_each_have_their_own_proxy(served):
     import threading
     from concurrent.futures import ThreadPoolExecutor
