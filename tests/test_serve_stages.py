@@ -244,3 +244,17 @@ def test_headers_read_the_wsgi_environ_by_header_name():
         "Accept": "application/json",
         "X-Amzn-Sagemaker-Custom-Attributes": "output=predicted_label",
     }
+
+
+def test_a_file_that_is_no_model_is_refused_with_xgboosts_first_line(tmp_path):
+    """XGBoost's message runs to a stack trace; the refusal keeps its first line only."""
+    from xgb_container.errors import UserError
+    from xgb_container.predictor import read_booster
+
+    path = tmp_path / "xgboost-model"
+    with pytest.raises(UserError) as refused:
+        read_booster(b"not a model at all", path)
+    message = str(refused.value)
+    assert message.startswith(f"model file {path} is not an XGBoost model: [")
+    assert "Unknown construct" in message
+    assert "\n" not in message and "Stack trace" not in message
