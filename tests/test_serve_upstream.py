@@ -75,13 +75,16 @@ class Sock:
 class Body:
     def __init__(self, fails: bool = False) -> None:
         self.fails = fails
+        self.left = [b"x" * 10, b"y"]  # what the app left unread, in pieces
         self.read_to_end = False
 
-    def read(self) -> bytes:
+    def read(self, size: int = -1) -> bytes:
         if self.fails:
             raise OSError("peer went away")
-        self.read_to_end = True
-        return b""
+        if not self.left:
+            self.read_to_end = True
+            return b""
+        return self.left.pop(0)
 
 
 class Req:

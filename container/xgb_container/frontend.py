@@ -133,7 +133,8 @@ def close_upstream(worker, req, environ, resp) -> None:  # noqa: ANN001 - gunico
     if resp.sent < resp.response_length:
         return
     try:
-        req.body.read()
+        while req.body.read(1 << 16):  # in pieces: a large body is never held whole
+            pass
     except Exception:  # noqa: BLE001 - gunicorn's own close handles the connection then
         return
     resp.sock.close()
